@@ -1,0 +1,65 @@
+"""SSH harness through LocalTransport: the same commands, run as local subprocesses (no network)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tflite_edge.bench import ssh
+from tflite_edge.errors import UserInputError
+
+FAKE_WORKER = """
+import argparse, json, sys
+p = argparse.ArgumentParser()
+for flag in ("--model", "--threads", "--runs", "--warmup", "--eval-set"):
+    p.add_argument(flag)
+a = p.parse_args()
+if a.threads == "3":
+    sys.exit("ModuleNotFoundError: No module named 'ai_edge_litert'")
+open(a.model, "rb").read()
+print("some library log line")
+print(json.dumps({"threads": int(a.threads), "runs": int(a.runs), "warmup": int(a.warmup),
+                  "latency_ms_p50": 1.5, "latency_ms_mean": 1.6, "delegate": "xnnpack",
+                  "accuracy": 0.9 if a.eval_set else None}))
+"""
+
+
+@pytest.fixture
+def setup(tmp_path):
+    worker = tmp_path / "fake_worker.py"
+    worker.write_text(FAKE_WORKER)
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"TFL3")
+    evalset = tmp_path / "eval.npz"
+    evalset.write_bytes(b"npz")
+    return ssh.LocalTransport(tmp_path / "board"), (sys.executable, str(worker)), model, evalset
+
+
+def test_worker_json_per_thread_count_with_eval_set(setup):
+    transport, worker, model, evalset = setup
+    rows = ssh.benchmark_ssh(model, "pi@board", threads=[1, 4], runs=7, warmup=2, eval_set=evalset,
+                             transport=transport, worker=worker)
+    assert [r["threads"] for r in rows] == [1, 4]
+    assert rows[0]["runs"] == 7 and rows[0]["accuracy"] == 0.9 and rows[0]["target"] == "ssh:local"
+    assert rows[0]["device"]["cores"] >= 1
+    assert (transport.root / "tmp/tflite_edge/m.tflite").read_bytes() == b"TFL3"
+
+
+def test_failing_worker_is_an_error_row_and_other_threads_run(setup):
+    transport, worker, model, _ = setup
+    rows = ssh.benchmark_ssh(model, "pi@board", threads=[3, 1], transport=transport, worker=worker)
+    assert "ai-edge-litert is not installed" in rows[0]["error"] and rows[1]["latency_ms_p50"] == 1.5
+
+
+def test_missing_model_is_user_input_error(setup):
+    transport, worker, _, _ = setup
+    with pytest.raises(UserInputError):
+        ssh.benchmark_ssh(Path("/nonexistent.tflite"), "pi@board", transport=transport, worker=worker)
+
+
+def test_openssh_command_line_is_batch_mode():
+    argv = ssh.worker_argv("/tmp/tflite_edge/m.tflite", threads=2, runs=5, warmup=1, eval_set=None)
+    assert argv == ["python3", "-m", "tflite_edge.bench.host_worker", "--model", "/tmp/tflite_edge/m.tflite",
+                    "--threads", "2", "--runs", "5", "--warmup", "1"]
+    assert ssh.parse_worker_output('log\n' + json.dumps({"a": 1})) == {"a": 1}

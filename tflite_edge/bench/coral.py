@@ -1,0 +1,119 @@
+"""Coral benchmark: a compiled model on an Edge TPU through libedgetpu's TFLite delegate.
+
+Same report fields as the host target (bench/host_worker.py) so reports compare side by side.
+
+    >>> benchmark_coral("model_edgetpu.tflite", device="usb:0")   # doctest: +SKIP
+    {'threads': 1, 'runs': 50, ..., 'delegate': 'edgetpu (usb:0)'}
+"""
+from __future__ import annotations
+
+import ctypes
+import gc
+import re
+import sys
+import time
+from pathlib import Path
+
+from ..errors import DeviceUnavailable, UserInputError
+
+EDGETPU_LIBRARY = {"linux": "libedgetpu.so.1", "darwin": "libedgetpu.1.dylib",
+                   "win32": "edgetpu.dll"}.get(sys.platform, "libedgetpu.so.1")
+_DEVICE = re.compile(r"^(usb|pci)(:\d+)?$")
+_INSTALL_HINT = ("install the Edge TPU runtime (Debian/Ubuntu: `apt-get install libedgetpu1-std` "
+                 "from Coral's package repository, see converters/README.md)")
+
+
+def benchmark_coral(model_path, *, device: str | None = None, runs: int = 50, warmup: int = 5) -> dict:
+    """Latency percentiles, init and first-inference time of a model on an Edge TPU."""
+    model_path = Path(model_path)
+    _check_arguments(model_path, device, runs, warmup)
+    delegate = _load_delegate(device)
+    from .host_worker import random_inputs
+    from .. import compat
+
+    interpreter_mod = compat.interpreter_module()
+    t0 = time.perf_counter_ns()
+    try:
+        interp = interpreter_mod.Interpreter(model_path=str(model_path), experimental_delegates=[delegate],
+                                             num_threads=1)
+        interp.allocate_tensors()
+    except (RuntimeError, ValueError) as e:
+        raise UserInputError(f"{model_path}: the Edge TPU delegate cannot prepare this model ({_first(e)}); "
+                             "compile it with `tflite-edge edgetpu compile` first") from None
+    init_ms = (time.perf_counter_ns() - t0) / 1e6
+    for detail, value in zip(interp.get_input_details(), random_inputs(interp)):
+        interp.set_tensor(detail["index"], value)
+    result = _time_runs(interp, runs, warmup)
+    result.update({"init_ms": init_ms, "delegate": f"edgetpu ({device or 'first available'})",
+                   "edgetpu_compiled": _is_compiled(model_path)})
+    return result
+
+
+def _check_arguments(model_path: Path, device, runs: int, warmup: int) -> None:
+    from ..edgetpu import load_flatbuffer
+
+    load_flatbuffer(model_path)
+    if device is not None and not _DEVICE.match(device):
+        raise UserInputError(f"device {device!r}: expected usb, usb:N, pci or pci:N (e.g. coral:usb:0)")
+    if runs < 1 or warmup < 0:
+        raise UserInputError(f"runs={runs}, warmup={warmup}: runs must be >= 1 and warmup >= 0")
+
+
+def _load_delegate(device: str | None):
+    try:
+        ctypes.CDLL(EDGETPU_LIBRARY)
+    except OSError:
+        raise DeviceUnavailable(f"Edge TPU runtime {EDGETPU_LIBRARY} not found; {_INSTALL_HINT}") from None
+    from .. import compat
+
+    options = {"device": device} if device else {}
+    # A failed load_delegate leaves a half-built Delegate whose __del__ prints a traceback.
+    previous_hook, sys.unraisablehook = sys.unraisablehook, lambda _: None
+    try:
+        try:
+            return compat.interpreter_module().load_delegate(EDGETPU_LIBRARY, options)
+        except (ValueError, RuntimeError, OSError) as e:
+            error = _first(e)
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous_hook
+    raise DeviceUnavailable(f"no Edge TPU found{' at ' + device if device else ''} ({error}); "
+                            "plug in the USB Accelerator or check the PCIe driver (ls /dev/apex_*) "
+                            "and that this user may access it")
+
+
+def _time_runs(interp, runs: int, warmup: int) -> dict:
+    import numpy as np
+
+    t0 = time.perf_counter_ns()
+    interp.invoke()
+    first_ms = (time.perf_counter_ns() - t0) / 1e6
+    for _ in range(warmup):
+        interp.invoke()
+    times = np.empty(runs, np.float64)
+    for i in range(runs):
+        t0 = time.perf_counter_ns()
+        interp.invoke()
+        times[i] = (time.perf_counter_ns() - t0) / 1e6
+    return {
+        "threads": 1, "runs": runs, "warmup": warmup,
+        "latency_ms_p50": float(np.percentile(times, 50)),
+        "latency_ms_p90": float(np.percentile(times, 90)),
+        "latency_ms_p99": float(np.percentile(times, 99)),
+        "latency_ms_mean": float(times.mean()), "latency_ms_std": float(times.std()),
+        "latency_ms_min": float(times.min()), "latency_ms_max": float(times.max()),
+        "first_inference_ms": first_ms,
+    }
+
+
+def _is_compiled(model_path: Path) -> bool:
+    """True when the compiler's `edgetpu-custom-op` is present; otherwise everything runs on the CPU."""
+    from ..edgetpu import _Graph, load_flatbuffer
+
+    g = _Graph(load_flatbuffer(model_path), model_path)
+    return any(g.op_name(op) == "edgetpu-custom-op" for op in g.sg.operators or [])
+
+
+def _first(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:160] if text else type(e).__name__

@@ -1,0 +1,117 @@
+"""Benchmark one .tflite in this process and print one JSON object.
+
+Run in a fresh subprocess by bench/host.py (clean peak-memory numbers; a crashing model cannot take
+the run down) and copied to SSH boards as is, so it imports only the standard library, numpy and
+an interpreter: ai_edge_litert, or tflite_runtime where that is what a board has.
+
+    python -m tflite_edge.bench.host_worker --model m.tflite --threads 1 --runs 50 --warmup 5
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+
+
+def _interpreter_module():
+    try:
+        from ai_edge_litert import interpreter
+    except ImportError:  # boards that only have the older runtime
+        from tflite_runtime import interpreter  # type: ignore
+    return interpreter
+
+
+def make_interpreter(model_path: str, threads: int = 1):
+    """(interpreter, delegate note). XNNPACK first; models it cannot prepare fall back to builtins.
+
+    Sparsity-optimised int8 models fail to prepare under XNNPACK in ai_edge_litert (STACK.md).
+    """
+    mod = _interpreter_module()
+    try:
+        interp = mod.Interpreter(model_path=model_path, num_threads=threads)
+        interp.allocate_tensors()
+        return interp, "xnnpack"
+    except (RuntimeError, ValueError) as xnn_error:
+        try:
+            interp = mod.Interpreter(
+                model_path=model_path, num_threads=threads,
+                experimental_op_resolver_type=mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            interp.allocate_tensors()
+        except (RuntimeError, ValueError):
+            raise xnn_error from None
+        reason = str(xnn_error).strip().splitlines()[0][:120] if str(xnn_error).strip() else "prepare failed"
+        return interp, f"builtin (XNNPACK could not prepare the model: {reason})"
+
+
+def random_inputs(interp, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for d in interp.get_input_details():
+        dtype = d["dtype"]
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            out.append(rng.integers(info.min, info.max, size=d["shape"], endpoint=True).astype(dtype))
+        else:
+            out.append(rng.standard_normal(d["shape"]).astype(dtype))
+    return out
+
+
+def _rss_mb() -> float:
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
+def measure(model_path: str, threads: int, runs: int, warmup: int) -> dict:
+    base_mb = _rss_mb()
+    t0 = time.perf_counter_ns()
+    interp, delegate = make_interpreter(model_path, threads)
+    init_ms = (time.perf_counter_ns() - t0) / 1e6
+    for d, value in zip(interp.get_input_details(), random_inputs(interp)):
+        interp.set_tensor(d["index"], value)
+    t0 = time.perf_counter_ns()
+    interp.invoke()
+    first_ms = (time.perf_counter_ns() - t0) / 1e6
+    for _ in range(warmup):
+        interp.invoke()
+    times = np.empty(runs, np.float64)
+    for i in range(runs):
+        t0 = time.perf_counter_ns()
+        interp.invoke()
+        times[i] = (time.perf_counter_ns() - t0) / 1e6
+    peak_mb = _rss_mb()
+    return {
+        "threads": threads, "runs": runs, "warmup": warmup, "delegate": delegate,
+        "latency_ms_p50": float(np.percentile(times, 50)),
+        "latency_ms_p90": float(np.percentile(times, 90)),
+        "latency_ms_p99": float(np.percentile(times, 99)),
+        "latency_ms_mean": float(times.mean()), "latency_ms_std": float(times.std()),
+        "latency_ms_min": float(times.min()), "latency_ms_max": float(times.max()),
+        "init_ms": init_ms, "first_inference_ms": first_ms,
+        "peak_memory_mb": peak_mb, "model_memory_mb": max(0.0, peak_mb - base_mb),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--warmup", type=int, default=5)
+    a = ap.parse_args(argv)
+    try:
+        result = measure(a.model, a.threads, a.runs, a.warmup)
+    except (RuntimeError, ValueError, OSError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(json.dumps({"error": msg}))
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

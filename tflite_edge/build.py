@@ -1,0 +1,28 @@
+"""Stage `build`: the dataset decides classes and native size, the recipe the backbone."""
+from __future__ import annotations
+
+from . import atomic, compat
+from .errors import UserInputError
+from .models import build_classifier
+from .models.classifier import InputSpec
+
+
+def input_spec_for(recipe, dataset) -> InputSpec:
+    size = recipe.model.input_size or dataset.image_size
+    if size is None:
+        raise UserInputError(f"model.input_size: required for dataset '{recipe.data.dataset}' (its images "
+                             "vary in size); set e.g. model.input_size: 224")
+    return InputSpec(height=size, width=size, channels=recipe.model.channels or dataset.channels)
+
+
+def build(ctx) -> dict:
+    keras = compat.keras()
+    keras.utils.set_random_seed(ctx.recipe.seed)
+    dataset = ctx.dataset
+    spec = input_spec_for(ctx.recipe, dataset)
+    model = build_classifier(ctx.recipe.model, spec, dataset.num_classes)
+    atomic.write_text(ctx.path("input_spec.json"), spec.to_json())
+    atomic.write_text(ctx.path("labels.txt"), "\n".join(dataset.class_names) + "\n")
+    rel = ctx.save_model(model, "checkpoints/built.keras")
+    return {"model": rel, "params": int(model.count_params()), "num_classes": dataset.num_classes,
+            "input_shape": list(spec.shape)}

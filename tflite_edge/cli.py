@@ -1,0 +1,224 @@
+"""`tflite-edge` command line. Starts without importing TensorFlow; commands import what they need.
+
+Exit codes: 0 ok, 1 failure, 2 invalid input, 3 a quality gate failed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import EdgeError, UserInputError
+
+
+def _int_list(text: str):
+    try:
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, e.g. 1,2 (got {text!r})")
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected integers >= 1 (got {text!r})")
+    return values
+
+
+def cmd_validate(args) -> int:
+    from .recipe import load_recipe
+
+    for path in args.recipes:
+        r = load_recipe(path, args.set)
+        print(f"{path}: ok ({r.model.name} on {r.data.dataset}, {len(r.optimize)} optimization(s), "
+              f"formats {', '.join(r.convert.formats)})")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .recipe import load_recipe
+
+    recipe = load_recipe(args.recipe, args.set)
+    out = Path(args.out) if args.out else Path("runs") / recipe.name
+    from .run import run_recipe
+
+    rep = run_recipe(recipe, out, from_stage=args.from_stage)
+    print(f"report: {out / 'report.json'}  ({out / 'report.md'})")
+    for a in rep["artifacts"]:
+        host = a["benchmark"].get("host", {})
+        p50 = host.get("latency_ms_p50")
+        print(f"  {a['name']:<32} {a['size_bytes']:>10,} B  acc {100 * a['accuracy']:.2f}%"
+              + (f"  p50 {p50:.3f} ms" if p50 is not None else ""))
+    return 0
+
+
+def cmd_list(args) -> int:
+    from .bench import TARGETS
+    from .convert import CONVERTERS
+    from .data import DATASETS
+    from .models import MODELS
+
+    for title, reg in (("models", MODELS), ("datasets", DATASETS), ("formats", CONVERTERS),
+                       ("targets", TARGETS)):
+        print(f"{title}:")
+        for name in reg.names():
+            print(f"  {name:<20} {reg.meta(name).get('summary', '')}")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from .recipe import Recipe
+
+    print(json.dumps(Recipe.model_json_schema(), indent=2))
+    return 0
+
+
+def _calibration_from_dir(folder: Path, input_spec, limit: int):
+    """Images under `folder` (any depth), preprocessed for the model, as one float array."""
+    import numpy as np
+
+    from .data import Dataset
+    from .data.image_folder import EXTENSIONS
+    from .data.pipeline import numpy_batches
+
+    if not folder.is_dir():
+        raise UserInputError(f"--calibration {folder}: folder not found")
+    files = sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS)[:limit]
+    if not files:
+        raise UserInputError(f"--calibration {folder}: no .jpg/.png/.bmp/.gif images found")
+    ds = Dataset(np.array(files), np.zeros(len(files), np.int64), [], np.zeros(0), ["_"], 3, None)
+    ds.channels = 3 if input_spec.channels == 3 else 1
+    return np.concatenate(list(numpy_batches(np.array(files), ds, input_spec)))
+
+
+def cmd_convert(args) -> int:
+    from .convert import CONVERTERS, NEEDS_CALIBRATION, convert_keras, load_keras_model, write_artifact
+    from .models.classifier import InputSpec
+
+    formats = [f for f in args.format.split(",") if f]
+    for f in formats:
+        CONVERTERS.get(f)
+    model = load_keras_model(Path(args.model), trust_lambda=args.trust_lambda)
+    shape = model.input_shape
+    if isinstance(shape, list) or len(shape) != 4 or None in shape[1:]:
+        raise UserInputError(f"{args.model}: expected one image input of static shape (H, W, C), got {shape}")
+    spec = InputSpec(height=shape[1], width=shape[2], channels=shape[3], mean=args.mean, std=args.std)
+    calibration = None
+    if NEEDS_CALIBRATION & set(formats):
+        if not args.calibration:
+            raise UserInputError(f"--format {args.format}: integer formats need --calibration DIR "
+                                 "(a folder of representative images)")
+        calibration = _calibration_from_dir(Path(args.calibration), spec, args.calibration_samples)
+    out = Path(args.out)
+    for fmt in formats:
+        path = out / f"{Path(args.model).stem}_{fmt}.tflite"
+        info = write_artifact(convert_keras(model, fmt, calibration), path, fmt)
+        print(json.dumps({"path": str(path), **info}))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_target
+    from .bench.host import check_tflite_file
+
+    results, failed = [], 0
+    for model in args.models:
+        check_tflite_file(Path(model))
+    for model in args.models:
+        for target in args.target:
+            try:
+                for rec in run_target(target, Path(model), args.threads, args.runs, args.warmup):
+                    results.append({"model": model, **rec})
+            except EdgeError as e:  # one target failing does not stop the others
+                failed += 1
+                results.append({"model": model, "target": target, "error": str(e)})
+                print(f"error: {e}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(results if len(results) != 1 else results[0], indent=2))
+    else:
+        for r in results:
+            if "error" in r:
+                continue
+            print(f"{r['model']} [{r['target']}, {r['threads']} thread(s), {r.get('delegate')}]: "
+                  f"p50 {r['latency_ms_p50']:.3f} ms  p90 {r['latency_ms_p90']:.3f} ms  "
+                  f"init {r['init_ms']:.1f} ms  peak {r['peak_memory_mb']:.0f} MB")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="tflite-edge", description="From a YAML recipe to a small, fast, "
+                                 "validated TFLite model for edge devices.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check recipes without running anything")
+    p.add_argument("recipes", nargs="+")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="run a recipe: build, train, optimize, convert, evaluate, benchmark")
+    p.add_argument("recipe")
+    p.add_argument("--out", help="run directory (default runs/NAME); rerunning resumes it")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe value, e.g. --set train.epochs=3")
+    p.add_argument("--from", dest="from_stage", metavar="STAGE", help="redo STAGE and the stages after it")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("list", help="registered models, datasets, formats and targets")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("schema", help="print the recipe JSON Schema (for editor completion)")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("convert", help="convert your own Keras model (.keras/.h5) to TFLite")
+    p.add_argument("model")
+    p.add_argument("--format", required=True, help="one or more, comma-separated: float32,int8,...")
+    p.add_argument("--calibration", help="folder of representative images (integer formats)")
+    p.add_argument("--calibration-samples", type=int, default=200)
+    p.add_argument("--mean", type=float, default=127.5, help="input normalisation: (x - mean) / std")
+    p.add_argument("--std", type=float, default=127.5)
+    p.add_argument("--trust-lambda", action="store_true", help="allow Lambda layers (they run code)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("bench", help="benchmark .tflite models on a target")
+    p.add_argument("models", nargs="+")
+    p.add_argument("--target", action="append", default=None,
+                   help="host (default), android[:SERIAL], ssh:USER@HOST, coral[:DEVICE]; repeatable")
+    p.add_argument("--threads", type=_int_list, default=[1])
+    p.add_argument("--runs", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="print the report.json benchmark fields")
+    p.set_defaults(func=cmd_bench)
+
+    _register_optional_commands(sub)
+    return ap
+
+
+def _register_optional_commands(sub) -> None:
+    try:
+        from .commands import edgetpu
+    except ImportError:
+        return
+    edgetpu.register(sub)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "target", "unset") is None:
+        args.target = ["host"]
+    try:
+        return args.func(args)
+    except EdgeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug of ours: one line, the traceback on request
+        if os.environ.get("TFLITE_EDGE_DEBUG"):
+            raise
+        print(f"internal error: {type(e).__name__}: {e} (set TFLITE_EDGE_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Dataset registry. A loader `(spec, seed) -> Dataset` returns raw uint8 images (or file paths).
+
+Preprocessing (resize, channels, normalisation, augmentation) lives in data/pipeline.py and is
+driven by the model's InputSpec, so training, calibration and evaluation share one definition.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+
+from ..registry import Registry
+
+DATASETS = Registry("dataset")
+
+
+@dataclass
+class Dataset:
+    """Raw splits. `*_x` is a uint8 array (N, H, W, C) or, for image folders, an array of file paths."""
+
+    train_x: Union[np.ndarray, Sequence[str]]
+    train_y: np.ndarray
+    test_x: Union[np.ndarray, Sequence[str]]
+    test_y: np.ndarray
+    class_names: List[str]
+    channels: int
+    image_size: Optional[int]  # native side length; None when images vary (image folders)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def from_files(self) -> bool:
+        return not isinstance(self.train_x, np.ndarray)
+
+
+def load_dataset(spec, seed: int) -> Dataset:
+    return DATASETS.get(spec.dataset)(spec, seed)
+
+
+from . import digits, fashion_mnist, image_folder, shapes  # noqa: E402,F401

@@ -1,0 +1,81 @@
+"""Stage `evaluate`: accuracy of the Keras model and of every artifact on the whole test split,
+top-1 agreement with Keras, and the recipe's quality gates."""
+from __future__ import annotations
+
+import numpy as np
+
+from .bench.host_worker import make_interpreter
+from .data.pipeline import numpy_batches
+
+
+def _quantize(x: np.ndarray, detail) -> np.ndarray:
+    dtype = detail["dtype"]
+    if not np.issubdtype(dtype, np.integer):
+        return x.astype(dtype)
+    scale, zero = detail["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+
+
+def tflite_predict(model_path, batches, threads: int = 2) -> np.ndarray:
+    """Class predictions of a .tflite model over preprocessed float batches."""
+    interp, _ = make_interpreter(str(model_path), threads)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    preds, size = [], None
+    for batch in batches:
+        n = len(batch)
+        if size != n:
+            try:  # whole batches at once; a model with a fixed batch falls back to one at a time
+                interp.resize_tensor_input(inp["index"], [n, *inp["shape"][1:]])
+                interp.allocate_tensors()
+                size = n
+            except (RuntimeError, ValueError):
+                size = 1
+                interp, _ = make_interpreter(str(model_path), threads)
+        chunks = [batch] if size == n else [b[None] for b in batch]
+        for chunk in chunks:
+            interp.set_tensor(inp["index"], _quantize(chunk, inp))
+            interp.invoke()
+            preds.append(np.argmax(interp.get_tensor(out["index"]), axis=-1).reshape(-1))
+    return np.concatenate(preds) if preds else np.zeros(0, np.int64)
+
+
+def keras_predict(model, batches) -> np.ndarray:
+    return np.concatenate([np.argmax(model(b, training=False).numpy(), axis=-1) for b in batches])
+
+
+def check_gates(spec, keras_acc: float, artifacts: list) -> list:
+    gates = []
+    if spec.min_keras_accuracy is not None:
+        gates.append({"name": "min_keras_accuracy", "value": keras_acc, "threshold": spec.min_keras_accuracy,
+                      "passed": keras_acc >= spec.min_keras_accuracy})
+    for a in artifacts:
+        limit = spec.max_accuracy_drop_by_format.get(a["format"], spec.max_accuracy_drop)
+        if limit is not None:
+            drop = keras_acc - a["accuracy"]
+            gates.append({"name": f"max_accuracy_drop[{a['name']}]", "value": drop, "threshold": limit,
+                          "passed": drop <= limit + 1e-12})
+        if spec.min_agreement is not None:
+            gates.append({"name": f"min_agreement[{a['name']}]", "value": a["agreement_with_keras"],
+                          "threshold": spec.min_agreement,
+                          "passed": a["agreement_with_keras"] >= spec.min_agreement})
+    return gates
+
+
+def evaluate(ctx) -> dict:
+    d, spec = ctx.dataset, ctx.input_spec
+    labels = np.asarray(d.test_y)
+    model = ctx.load_model(ctx.outputs("optimize")["model"])
+    keras_pred = keras_predict(model, numpy_batches(d.test_x, d, spec))
+    keras_acc = float(np.mean(keras_pred == labels))
+    results = []
+    for art in ctx.outputs("convert")["artifacts"]:
+        pred = tflite_predict(ctx.path(art["path"]), numpy_batches(d.test_x, d, spec))
+        results.append({"name": art["name"], "format": art["format"],
+                        "accuracy": float(np.mean(pred == labels)),
+                        "agreement_with_keras": float(np.mean(pred == keras_pred))})
+        ctx.log(f"  {art['name']}: accuracy {results[-1]['accuracy']:.4f}, "
+                f"agreement {results[-1]['agreement_with_keras']:.4f}")
+    gates = check_gates(ctx.recipe.evaluate, keras_acc, results)
+    return {"keras": {"accuracy": keras_acc, "test_samples": int(len(labels))},
+            "artifacts": results, "gates": gates}

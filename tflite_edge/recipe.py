@@ -1,0 +1,462 @@
+"""The recipe schema: YAML in, frozen typed specs out. Imports no TensorFlow.
+
+>>> r = Recipe.model_validate({"name": "demo", "data": {"dataset": "shapes"},
+...                            "model": {"name": "plain_cnn"}})
+>>> r.train.epochs
+10
+"""
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Annotated, Any, Dict, List, Literal, Optional, Union
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
+                      field_validator, model_validator)
+
+from .errors import UserInputError
+from .registry import did_you_mean
+
+FORMATS = ("float32", "float16", "dynamic", "int8", "int8_io", "uint8_io", "int16x8")
+STAGES = ("build", "train", "optimize", "convert", "evaluate", "benchmark", "report")
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# ---------------------------------------------------------------- data
+class Augment(Spec):
+    flip: bool = Field(False, description="random left-right flip (off: digits and letters flip meaning)")
+    translate: float = Field(0.1, ge=0.0, le=0.5, description="random shift, fraction of the side")
+
+
+class _DataCommon(Spec):
+    batch_size: int = Field(32, ge=1, le=4096)
+    validation_fraction: float = Field(0.1, ge=0.0, lt=0.9)
+    augment: Augment = Augment()
+
+
+class ShapesData(_DataCommon):
+    """Synthetic coloured shapes (circle, square, triangle, cross); deterministic from the seed."""
+
+    dataset: Literal["shapes"]
+    image_size: int = Field(32, ge=8, le=512)
+    train_samples: int = Field(2000, ge=8)
+    test_samples: int = Field(500, ge=4)
+    noise: float = Field(0.08, ge=0.0, le=1.0)
+
+
+class DigitsData(_DataCommon):
+    """scikit-learn's 1,797 real 8x8 handwritten digits."""
+
+    dataset: Literal["digits"]
+    test_fraction: float = Field(0.25, gt=0.0, lt=1.0)
+
+
+class FashionMnistData(_DataCommon):
+    """Fashion-MNIST from the four standard IDX .gz files."""
+
+    dataset: Literal["fashion_mnist"]
+    path: str = "/usr/share/datasets/fashion-mnist"
+    train_samples: Optional[int] = Field(None, ge=1, description="first N training images (all: null)")
+    test_samples: Optional[int] = Field(None, ge=1, description="first N test images (all: null)")
+
+
+class ImageFolderData(_DataCommon):
+    """One sub-folder per class with jpg/png images; `test_path` or a split by `test_fraction`."""
+
+    dataset: Literal["image_folder"]
+    path: str
+    test_path: Optional[str] = None
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+
+
+DataSpec = Annotated[Union[ShapesData, DigitsData, FashionMnistData, ImageFolderData],
+                     Field(discriminator="dataset")]
+
+
+# ---------------------------------------------------------------- model
+class ModelSpec(Spec):
+    name: str
+    width: float = Field(1.0, gt=0.0, le=4.0, description="width multiplier (alpha)")
+    input_size: Optional[int] = Field(None, ge=8, le=1024, description="side in pixels; null: the dataset's")
+    channels: Optional[Literal[1, 3]] = Field(None, description="null: the dataset's")
+    activation: Literal["relu6", "relu", "hard_swish"] = "relu6"
+    stem_stride: Literal[1, 2] = Field(2, description="1 keeps detail on small inputs (<= 64 px)")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, v: str) -> str:
+        from .models import MODELS
+
+        if v not in MODELS:
+            raise ValueError(MODELS.unknown_message(v))
+        return v
+
+
+# ---------------------------------------------------------------- teacher (distillation)
+class HintSpec(Spec):
+    student_layer: str
+    teacher_layer: str
+    weight: float = Field(1.0, gt=0.0)
+
+
+class TeacherSource(Spec):
+    """A teacher: a model spec trained in the run first, or a saved Keras model (safe mode)."""
+
+    model: Optional[ModelSpec] = None
+    path: Optional[str] = None
+    epochs: Optional[int] = Field(None, ge=0, description="for `model`: null uses train.epochs")
+    weight: float = Field(1.0, gt=0.0)
+    trust_lambda: bool = Field(False, description="allow Lambda layers (they run arbitrary code)")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.model is None) == (self.path is None):
+            raise ValueError("give exactly one of `model` (trained in the run) or `path` (a saved model)")
+        return self
+
+
+class TeacherSpec(Spec):
+    sources: List[TeacherSource] = Field(min_length=1)
+    temperature: float = Field(4.0, gt=0.0)
+    alpha: float = Field(0.1, ge=0.0, description="weight of the hard-label loss")
+    beta: float = Field(0.9, ge=0.0, description="weight of the soft-target loss (times T^2)")
+    hints: List[HintSpec] = []
+
+
+# ---------------------------------------------------------------- train
+class EarlyStopping(Spec):
+    patience: int = Field(3, ge=1)
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+
+
+class TrainSpec(Spec):
+    epochs: int = Field(10, ge=0)
+    learning_rate: float = Field(1e-3, gt=0.0, lt=10.0)
+    optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    steps_per_epoch: Optional[int] = Field(None, ge=1, description="cap steps (tests, smoke runs)")
+    early_stopping: Optional[EarlyStopping] = None
+    tensorboard: bool = True
+
+
+# ---------------------------------------------------------------- optimize (ordered list)
+class PruneSpec(Spec):
+    sparsity: float = Field(0.5, ge=0.0, lt=1.0)
+    schedule: Literal["polynomial", "constant"] = "polynomial"
+    initial_sparsity: float = Field(0.0, ge=0.0, lt=1.0)
+    m_by_n: Optional[List[int]] = Field(None, description="structured sparsity, e.g. [2, 4]")
+    layers: Optional[List[str]] = Field(None, description="regex on layer names; null: every prunable layer")
+    layer_types: Optional[List[str]] = Field(None, description="e.g. [Conv2D, Dense]")
+    xnnpack_policy: bool = False
+    epochs: int = Field(2, ge=0)
+    learning_rate: Optional[float] = Field(None, gt=0.0)
+
+    @field_validator("m_by_n")
+    @classmethod
+    def _m_by_n(cls, v):
+        if v is not None and (len(v) != 2 or not 0 < v[0] < v[1]):
+            raise ValueError("m_by_n must be [M, N] with 0 < M < N, e.g. [2, 4]")
+        return v
+
+
+class ClusterSpec(Spec):
+    clusters: int = Field(16, ge=2, le=256)
+    init: Literal["kmeans_plus_plus", "linear", "density_based", "random"] = "kmeans_plus_plus"
+    layers: Optional[List[str]] = None
+    epochs: int = Field(2, ge=0)
+    learning_rate: Optional[float] = Field(None, gt=0.0)
+
+
+class QatSpec(Spec):
+    skip_layers: List[str] = Field([], description="regex on layer names left in float")
+    epochs: int = Field(2, ge=0)
+    learning_rate: Optional[float] = Field(None, gt=0.0)
+
+
+class PruneStep(Spec):
+    prune: PruneSpec
+
+
+class ClusterStep(Spec):
+    cluster: ClusterSpec
+
+
+class QatStep(Spec):
+    qat: QatSpec
+
+
+OPTIMIZATIONS = {"prune": PruneStep, "cluster": ClusterStep, "qat": QatStep}
+
+
+def _step_tag(v: Any):
+    if isinstance(v, dict) and len(v) == 1:
+        return next(iter(v))
+    if isinstance(v, BaseModel):
+        return next(iter(type(v).model_fields))
+    return None
+
+
+OptimizeStep = Annotated[
+    Union[Annotated[PruneStep, Tag("prune")], Annotated[ClusterStep, Tag("cluster")],
+          Annotated[QatStep, Tag("qat")]],
+    Discriminator(_step_tag, custom_error_type="optimize_step",
+                  custom_error_message="each optimize entry is one key: prune, cluster or qat"),
+]
+
+
+# ---------------------------------------------------------------- convert / evaluate / benchmark
+class ConvertSpec(Spec):
+    formats: List[Literal[FORMATS]] = Field(["float32", "dynamic", "int8"], min_length=1)
+    calibration_samples: int = Field(200, ge=1, le=100000)
+
+    @field_validator("formats")
+    @classmethod
+    def _unique(cls, v):
+        dupes = sorted({f for f in v if v.count(f) > 1})
+        if dupes:
+            raise ValueError(f"formats listed twice: {dupes}")
+        return v
+
+
+class EvaluateSpec(Spec):
+    """Quality gates; accuracies are fractions (0.01 = one point). A failed gate exits 3."""
+
+    min_keras_accuracy: Optional[float] = Field(None, ge=0.0, le=1.0)
+    max_accuracy_drop: Optional[float] = Field(None, ge=0.0, le=1.0)
+    max_accuracy_drop_by_format: Dict[Literal[FORMATS], float] = {}
+    min_agreement: Optional[float] = Field(None, ge=0.0, le=1.0, description="top-1 agreement with Keras")
+
+
+class BenchmarkSpec(Spec):
+    targets: List[str] = Field(["host"], min_length=1)
+    threads: List[int] = Field([1], min_length=1)
+    runs: int = Field(50, ge=1, le=100000)
+    warmup: int = Field(5, ge=0, le=10000)
+
+    @field_validator("threads")
+    @classmethod
+    def _threads(cls, v):
+        if any(t < 1 for t in v):
+            raise ValueError("threads must be >= 1")
+        return v
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, v):
+        from .bench import TARGETS
+
+        for t in v:
+            kind = t.split(":", 1)[0]
+            if kind not in TARGETS:
+                raise ValueError(TARGETS.unknown_message(kind))
+        return v
+
+
+# ---------------------------------------------------------------- the recipe
+class Recipe(Spec):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    seed: int = Field(0, ge=0)
+    data: DataSpec
+    model: ModelSpec
+    teacher: Optional[TeacherSpec] = None
+    train: TrainSpec = TrainSpec()
+    optimize: List[OptimizeStep] = []
+    convert: ConvertSpec = ConvertSpec()
+    evaluate: EvaluateSpec = EvaluateSpec()
+    benchmark: BenchmarkSpec = BenchmarkSpec()
+
+    @model_validator(mode="after")
+    def _cross_field(self):
+        names = [_step_tag(s) for s in self.optimize]
+        if "qat" in names:
+            after = [n for n in names[names.index("qat") + 1:]]
+            if after:
+                raise ValueError(f"optimize: '{after[0]}' after 'qat' is not supported; "
+                                 "put qat last (prune -> cluster -> qat)")
+        if "cluster" in names and "prune" in names[names.index("cluster"):]:
+            raise ValueError("optimize: 'prune' after 'cluster' would break the clusters; "
+                             "put prune first (prune -> cluster -> qat)")
+        return self
+
+
+# ---------------------------------------------------------------- loading
+def load_recipe(path: str | Path, overrides: List[str] = ()) -> Recipe:
+    """Read, override (`key.path=value`) and validate a recipe; raise UserInputError on any fault."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"{path}: recipe file not found; give the path of a .yaml recipe "
+                             "(see recipes/)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" line {where.line + 1}" if where else ""
+        raise UserInputError(f"{path}:{line} not valid YAML ({getattr(e, 'problem', e)}); "
+                             "fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise UserInputError(f"{path}: a recipe is a YAML mapping with keys such as name, data, model")
+    raw = apply_overrides(raw, overrides)
+    return validate_dict(raw, source=str(path))
+
+
+def validate_dict(raw: dict, source: str = "recipe") -> Recipe:
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as e:
+        raise UserInputError(f"{source}: {format_validation_error(e, raw)}") from None
+
+
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def apply_overrides(raw: dict, overrides) -> dict:
+    """Apply `--set a.b[0].c=value`; values are parsed as YAML scalars/lists (never evaluated)."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserInputError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. --set train.epochs=3")
+        parts = [m.group(1) if m.group(1) is not None else int(m.group(2))
+                 for m in _SEGMENT.finditer(key)]
+        try:
+            parsed = yaml.safe_load(value) if value != "" else ""
+        except yaml.YAMLError:
+            raise UserInputError(f"--set {item!r}: value is not valid YAML") from None
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            nxt = parts[i + 1]
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    raise UserInputError(f"--set {key}: no item [{part}] in the recipe")
+                node = node[part]
+            else:
+                if not isinstance(node, dict):
+                    raise UserInputError(f"--set {key}: '{part}' is inside a value, not a section")
+                if node.get(part) is None:
+                    node[part] = [] if isinstance(nxt, int) else {}
+                node = node[part]
+        last = parts[-1]
+        if isinstance(last, int):
+            if not isinstance(node, list) or last >= len(node):
+                raise UserInputError(f"--set {key}: no item [{last}] in the recipe")
+        elif not isinstance(node, dict):
+            raise UserInputError(f"--set {key}: '{last}' is inside a value, not a section")
+        node[last] = parsed
+    return raw
+
+
+# ---------------------------------------------------------------- error messages
+def _loc_to_path(loc) -> str:
+    out = ""
+    for p in loc:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _strip_tags(loc, raw):
+    """Drop the discriminator tags pydantic puts in `loc` (data.shapes.x -> data.x)."""
+    out, node = [], raw
+    for i, p in enumerate(loc):
+        nxt = loc[i + 1] if i + 1 < len(loc) else None
+        if isinstance(node, dict) and (node.get("dataset") == p or
+                                       (_step_tag(node) == p and nxt == p)):
+            continue
+        out.append(p)
+        try:
+            node = node[p]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return out
+
+
+def _resolve(ann, node):
+    """The Spec class behind annotation `ann` for the raw value `node` (unions chosen by tag)."""
+    import typing
+
+    origin = typing.get_origin(ann)
+    if origin is Annotated:
+        return _resolve(typing.get_args(ann)[0], node)
+    if origin in (list, List):
+        return _resolve(typing.get_args(ann)[0], None)
+    if origin is Union:
+        members = [_resolve(a, node) for a in typing.get_args(ann) if a is not type(None)]
+        members = [m for m in members if m is not None]
+        if len(members) == 1:
+            return members[0]
+        for m in members:
+            if isinstance(node, dict) and "dataset" in m.model_fields and \
+                    node.get("dataset") in typing.get_args(m.model_fields["dataset"].annotation):
+                return m
+            if _step_tag(node) in m.model_fields and len(m.model_fields) == 1:
+                return m
+        return None
+    return ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+
+
+def _fields_for(path, raw) -> List[str]:
+    """Allowed keys of the mapping at `path` in the raw recipe (for did-you-mean)."""
+    cls, node, pending = Recipe, raw, None
+    for p in path:
+        try:
+            node = node[p]
+        except (KeyError, IndexError, TypeError):
+            node = None
+        if isinstance(p, int):
+            cls = _resolve(pending, node) if pending is not None else None
+            pending = None
+            continue
+        field = cls.model_fields.get(p) if cls else None
+        if field is None:
+            return []
+        import typing
+        if typing.get_origin(field.annotation) in (list, List):
+            pending, cls = typing.get_args(field.annotation)[0], None
+        else:
+            cls = _resolve(field.annotation, node)
+    return list(cls.model_fields) if cls else []
+
+
+def format_validation_error(e: ValidationError, raw: dict) -> str:
+    """One line per problem: `path: what was wrong (got X); allowed Y`."""
+    msgs = []
+    for err in e.errors():
+        loc = _strip_tags(err["loc"], raw)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = loc[-1]
+            fields = _fields_for(loc[:-1], raw)
+            hint = did_you_mean(key, fields)
+            allowed = f"; allowed: {', '.join(fields)}" if fields and not hint else ""
+            msgs.append(f"{_loc_to_path(loc)}: unknown key{hint}{allowed}")
+        elif kind == "union_tag_invalid":
+            got = err["ctx"]["tag"]
+            tags = [t.strip(" '") for t in err["ctx"]["expected_tags"].split(",")]
+            msgs.append(f"{_loc_to_path(loc)}.{err['ctx']['discriminator'].strip(chr(39))}: unknown "
+                        f"value '{got}'{did_you_mean(got, tags)}; allowed: {', '.join(tags)}")
+        elif kind == "union_tag_not_found":
+            msgs.append(f"{_loc_to_path(loc)}: missing '{err['ctx']['discriminator'].strip(chr(39))}' "
+                        "key, e.g. dataset: shapes")
+        elif kind == "optimize_step":
+            got = err.get("input")
+            keys = list(got) if isinstance(got, dict) else got
+            hint = did_you_mean(keys[0], OPTIMIZATIONS) if isinstance(keys, list) and len(keys) == 1 else ""
+            msgs.append(f"{_loc_to_path(loc)}: {err['msg']} (got {keys}){hint}")
+        elif kind == "missing":
+            msgs.append(f"{_loc_to_path(loc)}: required key is missing")
+        else:
+            got = err.get("input")
+            msg = err["msg"].removeprefix("Value error, ")
+            shown = "" if isinstance(got, (dict, list)) or repr(got) in msg else f" (got {got!r})"
+            where = _loc_to_path(loc)
+            msgs.append(f"{where}: {msg}{shown}" if where else f"{msg}{shown}")
+    return "; ".join(dict.fromkeys(msgs))
+
+
+def recipe_to_yaml(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,85 @@
+"""Stage `report`: report.json (machine-readable) and report.md (for people) from the manifest."""
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+from . import atomic
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version(), "machine": platform.machine(), "system": platform.system()}
+    for pkg in ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def build_report(ctx) -> dict:
+    m = ctx.manifest["stages"]
+    ev = ctx.outputs("evaluate")
+    bench = ctx.outputs("benchmark")["by_artifact"] if "benchmark" in m else {}
+    scores = {a["name"]: a for a in ev["artifacts"]}
+    artifacts = []
+    for art in ctx.outputs("convert")["artifacts"]:
+        s = scores.get(art["name"], {})
+        artifacts.append({**art, "accuracy": s.get("accuracy"),
+                          "agreement_with_keras": s.get("agreement_with_keras"),
+                          "benchmark": bench.get(art["name"], {})})
+    gates = ev["gates"]
+    return {
+        "name": ctx.recipe.name,
+        "task": "classification",
+        "keras": {**ev["keras"], "params": ctx.outputs("build")["params"]},
+        "optimize": ctx.outputs("optimize").get("steps", []),
+        "stages": [{"name": n, "seconds": round(s["seconds"], 3)} for n, s in m.items() if s.get("done")],
+        "gates": gates,
+        "passed": all(g["passed"] for g in gates),
+        "artifacts": artifacts,
+        "recipe": ctx.recipe.model_dump(mode="json"),
+        "environment": _versions(),
+    }
+
+
+def _ms(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def render_markdown(rep: dict) -> str:
+    lines = [f"# tflite-edge report: {rep['name']}", "",
+             f"Keras model: accuracy {_pct(rep['keras']['accuracy'])} on {rep['keras']['test_samples']} test "
+             f"images, {rep['keras']['params']:,} parameters.", ""]
+    targets = sorted({t for a in rep["artifacts"] for t in a["benchmark"]})
+    head = "| artifact | format | size (bytes) | gzip (bytes) | accuracy | agreement |"
+    head += "".join(f" {t} p50 ms | {t} p90 ms |" for t in targets)
+    lines += [head, "|" + "---|" * (6 + 2 * len(targets))]
+    for a in rep["artifacts"]:
+        row = (f"| {a['name']} | {a['format']} | {a['size_bytes']:,} | {a['gzip_bytes']:,} | "
+               f"{_pct(a['accuracy'])} | {_pct(a['agreement_with_keras'])} |")
+        for t in targets:
+            b = a["benchmark"].get(t, {})
+            row += (f" error |  |" if "error" in b else f" {_ms(b.get('latency_ms_p50'))} | {_ms(b.get('latency_ms_p90'))} |")
+        lines.append(row)
+    errors = [(a["name"], t, b["error"]) for a in rep["artifacts"] for t, b in a["benchmark"].items() if "error" in b]
+    if errors:
+        lines += ["", "Benchmark errors:", ""] + [f"- {n} on {t}: {e}" for n, t, e in errors]
+    if rep["gates"]:
+        lines += ["", "## Gates", "", "| gate | value | threshold | result |", "|---|---|---|---|"]
+        lines += [f"| {g['name']} | {g['value']:.4f} | {g['threshold']:.4f} | {'pass' if g['passed'] else 'FAIL'} |"
+                  for g in rep["gates"]]
+    lines += ["", "## Stages", "", "| stage | seconds |", "|---|---|"]
+    lines += [f"| {s['name']} | {s['seconds']:.1f} |" for s in rep["stages"]]
+    return "\n".join(lines) + "\n"
+
+
+def report(ctx) -> dict:
+    rep = build_report(ctx)
+    atomic.write_json(ctx.path("report.json"), rep)
+    atomic.write_text(ctx.path("report.md"), render_markdown(rep))
+    return {"report_json": "report.json", "report_md": "report.md", "passed": rep["passed"]}

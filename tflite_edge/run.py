@@ -1,0 +1,142 @@
+"""A run: the recipe's stages in order, everything in one run directory with a manifest.
+
+manifest.json records each finished stage (its outputs and seconds), so a rerun on the same
+directory resumes after the last finished stage and `--from STAGE` redoes a stage and the rest.
+A crash loses at most the stage in progress: outputs and the manifest are written atomically.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import time
+from functools import cached_property
+from pathlib import Path
+from typing import Optional
+
+from . import atomic
+from .errors import GateFailed, UserInputError
+from .recipe import STAGES, Recipe, recipe_to_yaml
+
+# stage name -> "module:function"; the YAML key, the module and the function share the name.
+STAGE_FUNCTIONS = {
+    "build": "tflite_edge.build:build",
+    "train": "tflite_edge.train:train",
+    "optimize": "tflite_edge.optimize:optimize",
+    "convert": "tflite_edge.convert:convert",
+    "evaluate": "tflite_edge.evaluate:evaluate",
+    "benchmark": "tflite_edge.benchmark:benchmark",
+    "report": "tflite_edge.report:report",
+}
+MANIFEST = "manifest.json"
+
+
+def recipe_digest(recipe: Recipe) -> str:
+    return hashlib.sha256(json.dumps(recipe.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+class RunContext:
+    """What every stage gets: the recipe, the run directory, earlier stages' outputs, caches."""
+
+    def __init__(self, recipe: Recipe, run_dir: Path, manifest: dict, log=print):
+        self.recipe, self.run_dir, self.manifest, self.log = recipe, Path(run_dir), manifest, log
+        self._models = {}
+
+    def path(self, rel: str) -> Path:
+        p = (self.run_dir / rel).resolve()
+        if self.run_dir.resolve() not in p.parents and p != self.run_dir.resolve():
+            raise UserInputError(f"{rel}: path escapes the run directory {self.run_dir}")
+        return p
+
+    def outputs(self, stage: str) -> dict:
+        entry = self.manifest["stages"].get(stage)
+        if not entry or not entry.get("done"):
+            raise UserInputError(f"stage '{stage}' has not finished in {self.run_dir}; "
+                                 f"rerun with --from {stage} or earlier")
+        return entry["outputs"]
+
+    @cached_property
+    def dataset(self):
+        from .data import load_dataset
+
+        return load_dataset(self.recipe.data, self.recipe.seed)
+
+    @cached_property
+    def input_spec(self):
+        from .models.classifier import InputSpec
+
+        return InputSpec.load(self.path("input_spec.json"))
+
+    def save_model(self, model, rel: str) -> str:
+        atomic.save_keras(model, self.path(rel))
+        self._models[rel] = model
+        return rel
+
+    def load_model(self, rel: str):
+        """The model saved at `rel`, from memory when this process saved it (QAT graphs need that)."""
+        if rel not in self._models:
+            from .convert import load_keras_model
+
+            self._models[rel] = load_keras_model(self.path(rel))
+        return self._models[rel]
+
+
+def _load_manifest(run_dir: Path) -> Optional[dict]:
+    p = run_dir / MANIFEST
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except ValueError:
+        raise UserInputError(f"{p}: corrupt manifest; start a new run with another --out") from None
+
+
+def plan(recipe: Recipe, run_dir: Path, from_stage: Optional[str]) -> tuple[dict, list]:
+    """(manifest, stages to run). Refuses to mix two different recipes in one run directory."""
+    if from_stage is not None and from_stage not in STAGES:
+        from .registry import did_you_mean
+
+        raise UserInputError(f"--from {from_stage}: unknown stage{did_you_mean(from_stage, STAGES)}; "
+                             f"stages: {', '.join(STAGES)}")
+    digest = recipe_digest(recipe)
+    manifest = _load_manifest(run_dir)
+    if manifest is None:
+        if from_stage not in (None, STAGES[0]):
+            raise UserInputError(f"--from {from_stage}: {run_dir} holds no earlier run to resume; "
+                                 "drop --from to run every stage")
+        return {"recipe_sha256": digest, "stages": {}}, list(STAGES)
+    if manifest.get("recipe_sha256") != digest and from_stage is None:
+        raise UserInputError(f"{run_dir}: holds a run of a different recipe; use another --out, or pass "
+                             "--from STAGE to redo that stage and the ones after with this recipe")
+    start = STAGES.index(from_stage) if from_stage else next(
+        (i for i, s in enumerate(STAGES) if not manifest["stages"].get(s, {}).get("done")), len(STAGES))
+    for s in STAGES[start:]:
+        manifest["stages"].pop(s, None)
+    manifest["recipe_sha256"] = digest
+    return manifest, list(STAGES[start:])
+
+
+def run_recipe(recipe: Recipe, run_dir: Path, from_stage: Optional[str] = None, log=print) -> dict:
+    """Run (or resume) the recipe into `run_dir`; returns the final report dict.
+
+    Raises GateFailed (exit 3) after writing the report when a quality gate failed.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    manifest, todo = plan(recipe, run_dir, from_stage)
+    atomic.write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
+    ctx = RunContext(recipe, run_dir, manifest, log)
+    if not todo:
+        log(f"all stages already finished in {run_dir}; use --from STAGE to redo some")
+    for stage in todo:
+        module, func = STAGE_FUNCTIONS[stage].split(":")
+        log(f"[{stage}]")
+        t0 = time.monotonic()
+        outputs = getattr(importlib.import_module(module), func)(ctx)
+        manifest["stages"][stage] = {"done": True, "seconds": time.monotonic() - t0, "outputs": outputs}
+        atomic.write_json(run_dir / MANIFEST, manifest)
+    report = json.loads((run_dir / "report.json").read_text())
+    failed = [g["name"] for g in report["gates"] if not g["passed"]]
+    if failed:
+        raise GateFailed(f"quality gate(s) failed: {', '.join(failed)} (see {run_dir / 'report.md'})")
+    return report
