@@ -16,10 +16,9 @@ def input_spec_for(recipe, dataset) -> InputSpec:
 
 
 def build(ctx) -> dict:
-    keras = compat.keras()
-    keras.utils.set_random_seed(ctx.recipe.seed)
-    dataset = ctx.dataset
+    dataset = ctx.dataset  # first: a bad data path fails before TensorFlow starts
     spec = input_spec_for(ctx.recipe, dataset)
+    compat.keras().utils.set_random_seed(ctx.recipe.seed)
     model = build_classifier(ctx.recipe.model, spec, dataset.num_classes)
     atomic.write_text(ctx.path("input_spec.json"), spec.to_json())
     atomic.write_text(ctx.path("labels.txt"), "\n".join(dataset.class_names) + "\n")

@@ -119,7 +119,7 @@ def cmd_bench(args) -> int:
     from .bench import run_target
     from .bench.host import check_tflite_file
 
-    results, failed = [], 0
+    results, failed = [], set()
     for model in args.models:
         check_tflite_file(Path(model))
     for model in args.models:
@@ -128,7 +128,7 @@ def cmd_bench(args) -> int:
                 for rec in run_target(target, Path(model), args.threads, args.runs, args.warmup):
                     results.append({"model": model, **rec})
             except EdgeError as e:  # one target failing does not stop the others
-                failed += 1
+                failed.add(e.exit_code)
                 results.append({"model": model, "target": target, "error": str(e)})
                 print(f"error: {e}", file=sys.stderr)
     if args.json:
@@ -140,7 +140,7 @@ def cmd_bench(args) -> int:
             print(f"{r['model']} [{r['target']}, {r['threads']} thread(s), {r.get('delegate')}]: "
                   f"p50 {r['latency_ms_p50']:.3f} ms  p90 {r['latency_ms_p90']:.3f} ms  "
                   f"init {r['init_ms']:.1f} ms  peak {r['peak_memory_mb']:.0f} MB")
-    return 1 if failed else 0
+    return max(failed, default=0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,15 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report.json benchmark fields")
     p.set_defaults(func=cmd_bench)
 
-    _register_optional_commands(sub)
+    _register_commands(sub)
     return ap
 
 
-def _register_optional_commands(sub) -> None:
-    try:
-        from .commands import edgetpu
-    except ImportError:
-        return
+def _register_commands(sub) -> None:
+    from .commands import edgetpu
+
     edgetpu.register(sub)
 
 

@@ -85,7 +85,8 @@ def convert_keras(model, fmt: str, calibration: Optional[np.ndarray] = None) -> 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     setup(conv, calibration)
     try:
-        return conv.convert()
+        with compat.quiet_native_stderr():
+            return conv.convert()
     finally:
         del conv
         gc.collect()  # conversions hold graph copies; many in one process add up (STACK.md)

@@ -17,6 +17,17 @@ def _versions() -> dict:
     return out
 
 
+def _inside_tflite(path) -> dict:
+    """Sparsity and distinct values per output channel of the Conv/FC weights, read from the file
+    itself: proof that pruning and clustering survived conversion."""
+    from .tflite_inspect import summarize
+
+    try:
+        return summarize(path)
+    except Exception as e:  # a report must not fail on an unreadable artifact; say why instead
+        return {"error": f"{type(e).__name__}: {str(e)[:120]}"}
+
+
 def build_report(ctx) -> dict:
     m = ctx.manifest["stages"]
     ev = ctx.outputs("evaluate")
@@ -25,8 +36,12 @@ def build_report(ctx) -> dict:
     artifacts = []
     for art in ctx.outputs("convert")["artifacts"]:
         s = scores.get(art["name"], {})
+        inside = _inside_tflite(ctx.path(art["path"]))
         artifacts.append({**art, "accuracy": s.get("accuracy"),
                           "agreement_with_keras": s.get("agreement_with_keras"),
+                          "tflite_sparsity": inside.get("sparsity"),
+                          "tflite_unique_values": inside.get("unique_values_per_channel_max"),
+                          "tflite_weights": inside,
                           "benchmark": bench.get(art["name"], {})})
     gates = ev["gates"]
     return {

@@ -75,9 +75,9 @@ class RunContext:
     def load_model(self, rel: str):
         """The model saved at `rel`, from memory when this process saved it (QAT graphs need that)."""
         if rel not in self._models:
-            from .convert import load_keras_model
+            from .optimize import load_checkpoint  # QAT graphs are rebuilt from their weights
 
-            self._models[rel] = load_keras_model(self.path(rel))
+            self._models[rel] = load_checkpoint(self, rel)
         return self._models[rel]
 
 

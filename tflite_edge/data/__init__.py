@@ -33,7 +33,7 @@ class Dataset:
 
     @property
     def from_files(self) -> bool:
-        return not isinstance(self.train_x, np.ndarray)
+        return np.asarray(self.train_x).dtype.kind in "USO"
 
 
 def load_dataset(spec, seed: int) -> Dataset:

@@ -1,0 +1,104 @@
+"""Compression on Fashion-MNIST: prune 75% + cluster 16 + PCQAT -> int8, against the float model,
+a QAT-only int8 and a post-training int8, all from the same trained (distilled) model.
+
+    python benchmarks/compress_fashion_mnist.py [--out runs/bench_compress] [--set KEY=VALUE ...]
+
+Writes benchmarks/results/compress_fashion_mnist.json (and .txt). Rerunnable: each variant copies
+the trained run directory and reruns from `optimize`, so the model is trained once.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "fashion_mnist_compress.yaml"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def run(recipe, out: Path, sets, from_stage=None):
+    cmd = [sys.executable, "-m", "tflite_edge.cli", "run", str(recipe), "--out", str(out)]
+    for s in sets:
+        cmd += ["--set", s]
+    if from_stage:
+        cmd += ["--from", from_stage]
+    print("$", " ".join(cmd), flush=True)
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    (out / "bench_stdout.txt").parent.mkdir(parents=True, exist_ok=True)
+    (out / "bench_stdout.txt").write_text(proc.stdout + proc.stderr)
+    if proc.returncode not in (0, 3):  # 3: a gate failed, the report is still written
+        print(proc.stdout[-3000:], proc.stderr[-3000:])
+        raise SystemExit(f"run failed ({proc.returncode})")
+    return json.loads((out / "report.json").read_text()), time.monotonic() - t0
+
+
+def art(rep, fmt):
+    return next(a for a in rep["artifacts"] if a["format"] == fmt)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=str(ROOT / "runs" / "bench_compress"))
+    ap.add_argument("--set", action="append", default=[])
+    args = ap.parse_args()
+    base = Path(args.out)
+    for d in (base / "full", base / "qat", base / "ptq"):
+        shutil.rmtree(d, ignore_errors=True)
+
+    full, t_full = run(RECIPE, base / "full", args.set)
+    manifest = json.loads((base / "full" / "manifest.json").read_text())
+    opt = manifest["stages"]["optimize"]["outputs"]
+    trained = opt["baseline"]
+    variants = {}
+    for name, steps in (("qat", "[{qat: {epochs: 2, learning_rate: 0.0002}}]"), ("ptq", "[]")):
+        shutil.copytree(base / "full", base / name, ignore=shutil.ignore_patterns("artifacts", "report.*"))
+        variants[name] = run(RECIPE, base / name, [*args.set, f"optimize={steps}"], from_stage="optimize")
+
+    f32_gzip = trained["gzip_bytes"]
+    final_int8 = art(full, "int8")
+    float_acc = trained["accuracy"]
+    res = {
+        "recipe": str(RECIPE.relative_to(ROOT)), "overrides": args.set,
+        "float_keras_accuracy": float_acc,
+        "float32_tflite_bytes": trained["size_bytes"], "float32_tflite_gzip_bytes": f32_gzip,
+        "steps": opt["steps"],
+        "compressed_int8": {k: final_int8.get(k) for k in ("size_bytes", "gzip_bytes", "accuracy",
+                                                           "tflite_sparsity", "tflite_unique_values")},
+        "gzip_ratio_vs_float32": f32_gzip / final_int8["gzip_bytes"],
+        "compressed_int8_drop_points": 100 * (float_acc - final_int8["accuracy"]),
+        "qat_int8_accuracy": art(variants["qat"][0], "int8")["accuracy"],
+        "qat_int8_drop_points": 100 * (float_acc - art(variants["qat"][0], "int8")["accuracy"]),
+        "ptq_int8_accuracy": art(variants["ptq"][0], "int8")["accuracy"],
+        "ptq_int8_drop_points": 100 * (float_acc - art(variants["ptq"][0], "int8")["accuracy"]),
+        "pruned_sparsity_keras": opt["steps"][0]["sparsity"],
+        "seconds": {"full": t_full, "qat": variants["qat"][1], "ptq": variants["ptq"][1]},
+        "environment": full["environment"],
+    }
+    sp = final_int8.get("tflite_sparsity") or {}
+    res["final_int8_sparsity_vs_pruned"] = (sp.get("sparsity"), opt["steps"][0]["sparsity"])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "compress_fashion_mnist.json").write_text(json.dumps(res, indent=2) + "\n")
+    lines = [f"float Keras accuracy           {100 * float_acc:.2f}%",
+             f"float32 tflite                  {trained['size_bytes']:,} B, gzip {f32_gzip:,} B"]
+    for s in opt["steps"]:
+        lines.append(f"after {s['name']:<8} acc {100 * s['accuracy']:.2f}%  sparsity {s['sparsity']:.4f}  "
+                     f"unique/kernel max {s['unique_values_per_kernel']['max']}  float32 gzip {s['gzip_bytes']:,} B")
+    lines += [f"prune+cluster+QAT int8         {final_int8['size_bytes']:,} B, gzip {final_int8['gzip_bytes']:,} B "
+              f"({res['gzip_ratio_vs_float32']:.1f}x smaller gzip), acc {100 * final_int8['accuracy']:.2f}% "
+              f"(drop {res['compressed_int8_drop_points']:.2f} pt)",
+              f"  in the .tflite: {json.dumps(sp)}",
+              f"QAT-only int8 acc               {100 * res['qat_int8_accuracy']:.2f}% (drop {res['qat_int8_drop_points']:.2f} pt)",
+              f"PTQ int8 acc                    {100 * res['ptq_int8_accuracy']:.2f}% (drop {res['ptq_int8_drop_points']:.2f} pt)"]
+    text = "\n".join(lines) + "\n"
+    (RESULTS / "compress_fashion_mnist.txt").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
