@@ -116,8 +116,12 @@ def cmd_convert(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_target
+    from .bench import BenchOptions, run_target
     from .bench.host import check_tflite_file
+
+    options = BenchOptions(threads=tuple(args.threads), runs=args.runs, warmup=args.warmup,
+                           delegates=tuple(d for d in args.delegates.split(",") if d),
+                           android_binary=args.benchmark_binary)
 
     results, failed = [], set()
     for model in args.models:
@@ -125,7 +129,7 @@ def cmd_bench(args) -> int:
     for model in args.models:
         for target in args.target:
             try:
-                for rec in run_target(target, Path(model), args.threads, args.runs, args.warmup):
+                for rec in run_target(target, Path(model), options):
                     results.append({"model": model, **rec})
             except EdgeError as e:  # one target failing does not stop the others
                 failed.add(e.exit_code)
@@ -138,8 +142,11 @@ def cmd_bench(args) -> int:
             if "error" in r:
                 continue
             print(f"{r['model']} [{r['target']}, {r['threads']} thread(s), {r.get('delegate')}]: "
-                  f"p50 {r['latency_ms_p50']:.3f} ms  p90 {r['latency_ms_p90']:.3f} ms  "
-                  f"init {r['init_ms']:.1f} ms  peak {r['peak_memory_mb']:.0f} MB")
+                  + "  ".join(f"{label} {r[key]:.3f} ms" for label, key in
+                              (("p50", "latency_ms_p50"), ("p90", "latency_ms_p90"), ("mean", "latency_ms_mean"),
+                               ("init", "init_ms")) if r.get(key) is not None)
+                  + (f"  peak {r['peak_memory_mb']:.0f} MB" if r.get("peak_memory_mb") else "")
+                  + (f"  WARNING: {r['fallback_warning']}" if r.get("fallback_warning") else ""))
     return max(failed, default=0)
 
 
@@ -185,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_int_list, default=[1])
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--delegates", default="xnnpack", help="android: comma-separated xnnpack,gpu,nnapi")
+    p.add_argument("--benchmark-binary", default=os.environ.get("TFLITE_EDGE_BENCHMARK_MODEL"),
+                   help="android: LiteRT benchmark_model binary (env TFLITE_EDGE_BENCHMARK_MODEL)")
     p.add_argument("--json", action="store_true", help="print the report.json benchmark fields")
     p.set_defaults(func=cmd_bench)
 

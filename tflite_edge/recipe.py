@@ -238,6 +238,9 @@ class BenchmarkSpec(Spec):
     threads: List[int] = Field([1], min_length=1)
     runs: int = Field(50, ge=1, le=100000)
     warmup: int = Field(5, ge=0, le=10000)
+    delegates: List[Literal["xnnpack", "gpu", "nnapi"]] = Field(["xnnpack"], min_length=1,
+                                                                 description="android targets")
+    android_binary: Optional[str] = Field(None, description="LiteRT benchmark_model for android targets")
 
     @field_validator("threads")
     @classmethod

@@ -93,8 +93,28 @@ def render_markdown(rep: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def latency_rows(rep: dict) -> list:
+    """One row per artifact, target and configuration, for the latency plot."""
+    rows = []
+    for a in rep["artifacts"]:
+        for target, b in a["benchmark"].items():
+            for rec in b.get("sweep", [b]):
+                rows.append({**rec, "model": a["name"], "target": rec.get("target", target)})
+    return rows
+
+
 def report(ctx) -> dict:
+    from .bench.plot import plot_latency
+
     rep = build_report(ctx)
+    rows = latency_rows(rep)
+    outputs = {"report_json": "report.json", "report_md": "report.md", "passed": rep["passed"]}
+    markdown = render_markdown(rep)
+    if any("error" not in r for r in rows):
+        with atomic.atomic_path(ctx.path("latency.png")) as tmp:
+            plot_latency(rows, tmp, title=f"{rep['name']}: latency per artifact and target")
+        outputs["latency_plot"] = "latency.png"
+        markdown += "\n![latency per artifact and target](latency.png)\n"
     atomic.write_json(ctx.path("report.json"), rep)
-    atomic.write_text(ctx.path("report.md"), render_markdown(rep))
-    return {"report_json": "report.json", "report_md": "report.md", "passed": rep["passed"]}
+    atomic.write_text(ctx.path("report.md"), markdown)
+    return outputs

@@ -189,8 +189,9 @@ def device_facts(serial: str | None = None, *, transport: Transport | None = Non
 def _validate(model_path: Path, binary: Path | None, threads: Sequence[int], delegates: Sequence[str]) -> None:
     if binary is None or not Path(binary).is_file():
         raise UserInputError(
-            f"benchmark binary not found: {binary}. Download the official arm64 build "
-            "(android_aarch64_benchmark_model, see android_bench/README.md) and pass its path"
+            f"android benchmark binary {'not given' if binary is None else f'not found: {binary}'}; download "
+            "the official arm64 build (android_aarch64_benchmark_model, see android_bench/README.md) and pass "
+            "--benchmark-binary PATH (recipe: benchmark.android_binary)"
         )
     if not Path(model_path).is_file():
         raise UserInputError(f"model not found: {model_path}")
