@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,7 +33,9 @@ def run(recipe: dict, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     path = out.with_suffix(".yaml")
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
-    cmd = [sys.executable, "-m", "tflite_edge.cli", "run", str(path), "--out", str(out), "--from", "build"]
+    # resumes a run directory of the same recipe (an interrupted benchmark loses one stage);
+    # --fresh deletes the directories first
+    cmd = [sys.executable, "-m", "tflite_edge.cli", "run", str(path), "--out", str(out)]
     print("$", " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     (out / "bench_stdout.txt").write_text(proc.stdout + proc.stderr)
@@ -48,8 +51,11 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--teacher-epochs", type=int, default=10)
     ap.add_argument("--student-epochs", type=int, default=10)
+    ap.add_argument("--fresh", action="store_true", help="delete earlier run directories first")
     args = ap.parse_args()
     base = Path(args.out)
+    if args.fresh:
+        shutil.rmtree(base, ignore_errors=True)
     t0 = time.monotonic()
     teacher = run({"name": "teacher", "seed": 100, "data": DATA, "model": TEACHER,
                    "train": {"epochs": args.teacher_epochs, "learning_rate": 0.002, "tensorboard": False},

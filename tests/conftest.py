@@ -17,7 +17,7 @@ TINY = {
              "batch_size": 16},
     "model": {"name": "plain_cnn", "width": 0.25},
     "train": {"epochs": 1, "steps_per_epoch": 3, "tensorboard": False},
-    "convert": {"formats": ["float32", "int8", "uint8_io"], "calibration_samples": 16},
+    "convert": {"formats": ["float32", "int8", "uint8_io", "edgetpu"], "calibration_samples": 16},
     "benchmark": {"runs": 5, "warmup": 1},
 }
 

@@ -26,7 +26,17 @@ def test_report_has_the_promised_fields(tiny_run):
     f32 = next(a for a in report["artifacts"] if a["format"] == "float32")
     assert f32["agreement_with_keras"] >= 0.97  # float32 TFLite computes what Keras computes
     assert (run_dir / "report.md").read_text().startswith("# tflite-edge report: tiny")
+    assert (run_dir / "latency.png").read_bytes()[:4] == b"\x89PNG"
     assert not list(run_dir.rglob("*.partial*")), "a temporary file was left behind"
+
+
+def test_edgetpu_artifact_is_checked_and_gated(tiny_run):
+    _, _, report = tiny_run
+    tpu = next(a for a in report["artifacts"] if a["format"] == "edgetpu")
+    # A plain conv net with static batch 1 and uint8 I/O maps entirely to the Edge TPU.
+    assert tpu["edgetpu_check"]["verdict"] == "all_on_tpu" and tpu["edgetpu_check"]["on_cpu"] == 0
+    gate = next(g for g in report["gates"] if g["name"].startswith("edgetpu_max_cpu_ops"))
+    assert gate["passed"] and gate["value"] == 0
 
 
 def test_rerun_resumes_and_redo_from_convert(tiny_run):

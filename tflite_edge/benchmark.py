@@ -17,6 +17,8 @@ def benchmark(ctx) -> dict:
     for art in ctx.outputs("convert")["artifacts"]:
         per_target = {}
         for target in b.targets:
+            if art.get("runs_on") and target.split(":")[0] != art["runs_on"]:
+                continue  # an Edge TPU-compiled model runs only on its accelerator
             try:
                 records = run_target(target, ctx.path(art["path"]), options)
             except EdgeError as e:

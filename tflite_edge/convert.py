@@ -78,9 +78,24 @@ def _int16x8(conv, calibration):
         tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
 
 
+@CONVERTERS.register("edgetpu", summary="Edge TPU-ready: full int8, uint8 I/O, static batch 1 (then "
+                                         "edgetpu_compiler when installed)", static_batch=True)
+def _edgetpu(conv, calibration):
+    _full_int8(conv, calibration, "edgetpu", compat.tf().uint8)
+
+
+def _static_batch(model):
+    """The same model with batch fixed to 1: the Edge TPU compiler refuses dynamic shapes."""
+    keras = compat.keras()
+    inp = keras.Input(shape=model.input_shape[1:], batch_size=1, name="image")
+    return keras.Model(inp, model(inp, training=False), name=f"{model.name}_b1")
+
+
 def convert_keras(model, fmt: str, calibration: Optional[np.ndarray] = None) -> bytes:
     """Convert an in-memory tf_keras model to TFLite flatbuffer bytes in format `fmt`."""
     setup = CONVERTERS.get(fmt)
+    if CONVERTERS.meta(fmt).get("static_batch"):
+        model = _static_batch(model)
     tf = compat.tf()
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     setup(conv, calibration)
@@ -156,7 +171,31 @@ def _has_lambda(model) -> bool:
     return False
 
 
-NEEDS_CALIBRATION = {"int8", "int8_io", "uint8_io", "int16x8"}
+NEEDS_CALIBRATION = {"int8", "int8_io", "uint8_io", "int16x8", "edgetpu"}
+
+
+def edgetpu_extras(ctx, art: dict) -> list:
+    """Check an edgetpu artifact op by op; compile it when the compiler is installed.
+
+    Returns extra artifacts (the compiled model). The check result is stored on `art`.
+    """
+    from .edgetpu import check_model, compile_model, find_compiler
+
+    check = check_model(ctx.path(art["path"]))
+    art["edgetpu_check"] = {k: check[k] for k in ("on_tpu", "on_cpu", "verdict", "summary")}
+    ctx.log(f"  edgetpu check: {check['on_tpu']} op(s) on the TPU, {check['on_cpu']} on the CPU ({check['verdict']})")
+    if find_compiler() is None:
+        art["edgetpu_compiler"] = "not installed (see converters/README.md); compiled model not produced"
+        return []
+    log = compile_model(ctx.path(art["path"]), ctx.path("artifacts"))
+    compiled = Path(log["output_path"]) if log.get("output_path") else None
+    art["edgetpu_compiler"] = log
+    if compiled is None or not compiled.is_file():
+        return []
+    data = compiled.read_bytes()
+    rel = str(compiled.relative_to(ctx.run_dir.resolve()))
+    return [{"name": f"{art['name']}_compiled", "path": rel, "format": "edgetpu_compiled",
+             "size_bytes": len(data), "gzip_bytes": gzip_size(data), "runs_on": "coral"}]
 
 
 def calibration_images(ctx) -> np.ndarray:
@@ -179,4 +218,6 @@ def convert(ctx) -> dict:
         info = write_artifact(convert_keras(model, fmt, calibration), ctx.path(rel), fmt)
         artifacts.append({"name": name, "path": rel, **info})
         ctx.log(f"  {rel}: {info['size_bytes']:,} bytes ({info['gzip_bytes']:,} gzipped)")
+        if fmt == "edgetpu":
+            artifacts += edgetpu_extras(ctx, artifacts[-1])
     return {"artifacts": artifacts}

@@ -39,16 +39,29 @@ def find_layer(model, name: str):
     return None
 
 
+def output_in(model, layer):
+    """`layer`'s output in `model`'s own graph. tfmot's clone_function keeps unwrapped layers, so
+    one layer object can sit in several graphs and `layer.output` may belong to another one."""
+    nodes = getattr(model, "_network_nodes", None)
+    if nodes:
+        for i in range(len(layer.inbound_nodes)):
+            if f"{layer.name}_ib-{i}" in nodes:
+                return layer.get_output_at(i)
+    return layer.output
+
+
 def logits_tensor(model):
     """(symbolic logits tensor, from_probs): see the module docstring for the rules."""
     keras = compat.keras()
     layer = find_layer(model, "logits")
     if layer is not None:
-        return layer.output, False
+        return output_in(model, layer), False
     last = model.layers[-1]
     inner = getattr(last, "layer", last)
     if isinstance(inner, keras.layers.Softmax):
-        return last.input, False
+        nodes = getattr(model, "_network_nodes", None)
+        i = next((i for i in range(len(last.inbound_nodes)) if nodes and f"{last.name}_ib-{i}" in nodes), 0)
+        return last.get_input_at(i), False
     act = getattr(inner, "activation", None)
     if act is not None and getattr(act, "__name__", "") == "softmax":
         return model.output, True
@@ -276,8 +289,9 @@ def fit_distilled(ctx, model, train_ds, val_ds, epochs: int, learning_rate: floa
         if sl is None:
             raise UserInputError(f"teacher.hints[{j}].student_layer: no layer '{h.student_layer}' in the "
                                  f"student; e.g. {[l.name for l in model.layers[1:6]]}")
-        s_feats.append(sl.output)
-        t_feats.append(find_layer(teacher_list[0][0], h.teacher_layer).output)
+        s_feats.append(output_in(model, sl))
+        t0 = teacher_list[0][0]
+        t_feats.append(output_in(t0, find_layer(t0, h.teacher_layer)))
     student_view = keras.Model(model.inputs, [z_s, *s_feats]) if s_feats else keras.Model(model.inputs, z_s)
     views = []
     for k, (t, _) in enumerate(teacher_list):

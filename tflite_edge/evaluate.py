@@ -59,6 +59,11 @@ def check_gates(spec, keras_acc: float, artifacts: list) -> list:
             gates.append({"name": f"min_agreement[{a['name']}]", "value": a["agreement_with_keras"],
                           "threshold": spec.min_agreement,
                           "passed": a["agreement_with_keras"] >= spec.min_agreement})
+        check = a.get("edgetpu_check")
+        if check is not None and spec.edgetpu_max_cpu_ops is not None:
+            gates.append({"name": f"edgetpu_max_cpu_ops[{a['name']}]", "value": check["on_cpu"],
+                          "threshold": spec.edgetpu_max_cpu_ops,
+                          "passed": check["verdict"] != "not_compilable" and check["on_cpu"] <= spec.edgetpu_max_cpu_ops})
     return gates
 
 
@@ -70,8 +75,10 @@ def evaluate(ctx) -> dict:
     keras_acc = float(np.mean(keras_pred == labels))
     results = []
     for art in ctx.outputs("convert")["artifacts"]:
+        if art.get("runs_on") == "coral":  # compiled for the Edge TPU: not runnable on the host
+            continue
         pred = tflite_predict(ctx.path(art["path"]), numpy_batches(d.test_x, d, spec))
-        results.append({"name": art["name"], "format": art["format"],
+        results.append({"name": art["name"], "format": art["format"], "edgetpu_check": art.get("edgetpu_check"),
                         "accuracy": float(np.mean(pred == labels)),
                         "agreement_with_keras": float(np.mean(pred == keras_pred))})
         ctx.log(f"  {art['name']}: accuracy {results[-1]['accuracy']:.4f}, "

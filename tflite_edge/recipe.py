@@ -19,7 +19,7 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, Validati
 from .errors import UserInputError
 from .registry import did_you_mean
 
-FORMATS = ("float32", "float16", "dynamic", "int8", "int8_io", "uint8_io", "int16x8")
+FORMATS = ("float32", "float16", "dynamic", "int8", "int8_io", "uint8_io", "int16x8", "edgetpu")
 STAGES = ("build", "train", "optimize", "convert", "evaluate", "benchmark", "report")
 
 
@@ -231,6 +231,8 @@ class EvaluateSpec(Spec):
     max_accuracy_drop: Optional[float] = Field(None, ge=0.0, le=1.0)
     max_accuracy_drop_by_format: Dict[Literal[FORMATS], float] = {}
     min_agreement: Optional[float] = Field(None, ge=0.0, le=1.0, description="top-1 agreement with Keras")
+    edgetpu_max_cpu_ops: Optional[int] = Field(0, ge=0, description="edgetpu artifacts: ops predicted "
+                                               "to fall back to the CPU (null: no gate)")
 
 
 class BenchmarkSpec(Spec):

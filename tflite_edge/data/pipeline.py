@@ -48,6 +48,8 @@ def _augment(x, augment, seed):
 def make_dataset(x, y, dataset, input_spec, batch_size: int, training: bool, augment=None, seed: int = 0):
     """A batched tf.data.Dataset of (normalised images, labels)."""
     tf = compat.tf()
+    # Plain Python on static shapes: no AutoGraph conversion needed (it only warns about compat).
+    plain = tf.autograph.experimental.do_not_convert
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if training:
         ds = ds.shuffle(min(len(y), 10000), seed=seed, reshuffle_each_iteration=True)
@@ -55,13 +57,13 @@ def make_dataset(x, y, dataset, input_spec, batch_size: int, training: bool, aug
         ch = dataset.channels
         size = (input_spec.height, input_spec.width)
         # Resize per image (images differ in size) before batching.
-        ds = ds.map(lambda p, l: (tf.image.resize(tf.cast(_decode_file(p, ch), tf.float32), size), l),
+        ds = ds.map(plain(lambda p, l: (tf.image.resize(tf.cast(_decode_file(p, ch), tf.float32), size), l)),
                     num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size)
     native = dataset.channels
-    ds = ds.map(lambda im, l: (preprocess(im, input_spec, native), l), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(plain(lambda im, l: (preprocess(im, input_spec, native), l)), num_parallel_calls=tf.data.AUTOTUNE)
     if training and augment is not None:
-        ds = ds.map(lambda im, l: (_augment(im, augment, seed), l), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(plain(lambda im, l: (_augment(im, augment, seed), l)), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
