@@ -36,6 +36,14 @@ def run(recipe: dict, out: Path) -> dict:
     # resumes a run directory of the same recipe (an interrupted benchmark loses one stage);
     # --fresh deletes the directories first
     cmd = [sys.executable, "-m", "tflite_edge.cli", "run", str(path), "--out", str(out)]
+    manifest = out / "manifest.json"
+    if manifest.exists():  # resume at the first unfinished stage even if defaults moved on
+        done = json.loads(manifest.read_text())["stages"]
+        stages = ["build", "train", "optimize", "convert", "evaluate", "benchmark", "report"]
+        first = next((st for st in stages if not done.get(st, {}).get("done")), None)
+        if first is None:
+            return json.loads((out / "report.json").read_text())
+        cmd += ["--from", first]
     print("$", " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     (out / "bench_stdout.txt").write_text(proc.stdout + proc.stderr)

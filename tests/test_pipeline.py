@@ -77,3 +77,23 @@ def test_failed_gate_exits_3_after_writing_the_report(tiny_run, tmp_path):
     assert e.value.exit_code == 3 and "min_keras_accuracy" in str(e.value)
     rep = json.loads((copy / "report.json").read_text())
     assert rep["passed"] is False and any(not g["passed"] for g in rep["gates"])
+
+
+def test_ssh_target_runs_the_real_worker_with_the_eval_set(tiny_run, tmp_path):
+    """The board side is our own host_worker; through a local transport it measures latency and
+    the accuracy on the run's evaluation set, which must match the host evaluation."""
+    import sys
+
+    from tflite_edge.bench import ssh
+    from tflite_edge.run import RunContext
+    from tflite_edge.benchmark import write_eval_set
+
+    recipe, run_dir, report = tiny_run
+    ctx = RunContext(recipe, run_dir, json.loads((run_dir / "manifest.json").read_text()), log=lambda *a: None)
+    eval_set = write_eval_set(ctx, 1000)
+    art = next(a for a in report["artifacts"] if a["format"] == "int8")
+    rows = ssh.benchmark_ssh(run_dir / art["path"], "pi@board", threads=[1], runs=5, warmup=1,
+                             eval_set=eval_set, transport=ssh.LocalTransport(tmp_path / "board"),
+                             worker=(sys.executable, "-m", "tflite_edge.bench.host_worker"))
+    assert rows[0]["latency_ms_p50"] > 0 and rows[0]["eval_samples"] == recipe.data.test_samples
+    assert rows[0]["accuracy"] == pytest.approx(art["accuracy"], abs=1e-9)

@@ -5,14 +5,31 @@ rest of the matrix still runs.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .bench import BenchOptions, run_target
 from .errors import EdgeError
 
 
+def write_eval_set(ctx, limit: int) -> str:
+    """The first `limit` test images, preprocessed, with labels: what a board evaluates on."""
+    from . import atomic
+    from .data.pipeline import numpy_batches
+
+    d = ctx.dataset
+    x = np.concatenate(list(numpy_batches(d.test_x[:limit], d, ctx.input_spec)))
+    with atomic.atomic_path(ctx.path("eval_set.npz")) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, x=x.astype(np.float32), y=np.asarray(d.test_y[:limit]))
+    return str(ctx.path("eval_set.npz"))
+
+
 def benchmark(ctx) -> dict:
     b = ctx.recipe.benchmark
+    needs_eval = any(t.split(":")[0] == "ssh" for t in b.targets)
     options = BenchOptions(threads=tuple(b.threads), runs=b.runs, warmup=b.warmup,
-                           delegates=tuple(b.delegates), android_binary=b.android_binary)
+                           delegates=tuple(b.delegates), android_binary=b.android_binary,
+                           eval_set=write_eval_set(ctx, b.eval_samples) if needs_eval else None)
     results = {}
     for art in ctx.outputs("convert")["artifacts"]:
         per_target = {}

@@ -4,40 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bench.host_worker import make_interpreter
+from .bench.host_worker import make_interpreter, predict_classes
 from .data.pipeline import numpy_batches
-
-
-def _quantize(x: np.ndarray, detail) -> np.ndarray:
-    dtype = detail["dtype"]
-    if not np.issubdtype(dtype, np.integer):
-        return x.astype(dtype)
-    scale, zero = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
 
 
 def tflite_predict(model_path, batches, threads: int = 2) -> np.ndarray:
     """Class predictions of a .tflite model over preprocessed float batches."""
     interp, _ = make_interpreter(str(model_path), threads)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    preds, size = [], None
-    for batch in batches:
-        n = len(batch)
-        if size != n:
-            try:  # whole batches at once; a model with a fixed batch falls back to one at a time
-                interp.resize_tensor_input(inp["index"], [n, *inp["shape"][1:]])
-                interp.allocate_tensors()
-                size = n
-            except (RuntimeError, ValueError):
-                size = 1
-                interp, _ = make_interpreter(str(model_path), threads)
-        chunks = [batch] if size == n else [b[None] for b in batch]
-        for chunk in chunks:
-            interp.set_tensor(inp["index"], _quantize(chunk, inp))
-            interp.invoke()
-            preds.append(np.argmax(interp.get_tensor(out["index"]), axis=-1).reshape(-1))
-    return np.concatenate(preds) if preds else np.zeros(0, np.int64)
+    return predict_classes(interp, batches, str(model_path), threads)
 
 
 def keras_predict(model, batches) -> np.ndarray:

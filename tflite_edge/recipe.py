@@ -243,6 +243,7 @@ class BenchmarkSpec(Spec):
     delegates: List[Literal["xnnpack", "gpu", "nnapi"]] = Field(["xnnpack"], min_length=1,
                                                                  description="android targets")
     android_binary: Optional[str] = Field(None, description="LiteRT benchmark_model for android targets")
+    eval_samples: int = Field(1000, ge=1, description="ssh targets: test images sent to measure accuracy there")
 
     @field_validator("threads")
     @classmethod

@@ -21,6 +21,7 @@ class BenchOptions:
     warmup: int = 5
     delegates: Tuple[str, ...] = ("xnnpack",)  # android only: xnnpack, gpu, nnapi
     android_binary: Optional[str] = None       # LiteRT benchmark_model for the device (android_bench/)
+    eval_set: Optional[str] = None             # ssh only: .npz {x, y} so accuracy is measured on the board
 
 
 @TARGETS.register("host", summary="this machine, ai_edge_litert in a fresh subprocess")
@@ -46,7 +47,8 @@ def _ssh(model_path, arg, o: BenchOptions):
 
     if not arg:
         raise UserInputError("target ssh needs a destination: ssh:USER@HOST")
-    return benchmark_ssh(Path(model_path), arg, threads=o.threads, runs=o.runs, warmup=o.warmup)
+    return benchmark_ssh(Path(model_path), arg, threads=o.threads, runs=o.runs, warmup=o.warmup,
+                         eval_set=Path(o.eval_set) if o.eval_set else None)
 
 
 @TARGETS.register("coral", summary="a Coral Edge TPU (coral[:usb|pci:N]) through libedgetpu")

@@ -60,6 +60,47 @@ def random_inputs(interp, seed: int = 0):
     return out
 
 
+def quantize_input(x: np.ndarray, detail) -> np.ndarray:
+    """Float input -> the tensor's dtype, with its quantization parameters for integer inputs."""
+    dtype = detail["dtype"]
+    if not np.issubdtype(dtype, np.integer):
+        return x.astype(dtype)
+    scale, zero = detail["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+
+
+def predict_classes(interp, batches, model_path: str, threads: int) -> np.ndarray:
+    """Argmax class of every image in `batches` (preprocessed float arrays), whole batches at a time
+    where the model allows resizing its batch, one image at a time otherwise (static batch 1)."""
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    preds, size = [], None
+    for batch in batches:
+        n = len(batch)
+        if size != n and size != 1:
+            try:
+                interp.resize_tensor_input(inp["index"], [n, *inp["shape"][1:]])
+                interp.allocate_tensors()
+                size = n
+            except (RuntimeError, ValueError):
+                interp, _ = make_interpreter(model_path, threads)
+                size = 1
+        for chunk in ([batch] if size == n else [b[None] for b in batch]):
+            interp.set_tensor(inp["index"], quantize_input(chunk, inp))
+            interp.invoke()
+            preds.append(np.argmax(interp.get_tensor(out["index"]), axis=-1).reshape(-1))
+    return np.concatenate(preds) if preds else np.zeros(0, np.int64)
+
+
+def eval_accuracy(model_path: str, eval_set: str, threads: int, batch: int = 64) -> dict:
+    """Top-1 accuracy on an .npz evaluation set {x: preprocessed float32 images, y: labels}."""
+    with np.load(eval_set) as data:
+        x, y = data["x"], data["y"]
+    interp, _ = make_interpreter(model_path, threads)
+    pred = predict_classes(interp, (x[i:i + batch] for i in range(0, len(x), batch)), model_path, threads)
+    return {"accuracy": float(np.mean(pred == y)), "eval_samples": int(len(y))}
+
+
 def _rss_mb() -> float:
     # ru_maxrss is KiB on Linux, bytes on macOS.
     scale = 1024 * 1024 if sys.platform == "darwin" else 1024
@@ -102,9 +143,12 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--eval-set", help=".npz with preprocessed images x and labels y: also report accuracy")
     a = ap.parse_args(argv)
     try:
         result = measure(a.model, a.threads, a.runs, a.warmup)
+        if a.eval_set:
+            result.update(eval_accuracy(a.model, a.eval_set, a.threads))
     except (RuntimeError, ValueError, OSError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(json.dumps({"error": msg}))
