@@ -139,6 +139,7 @@ class TrainSpec(Spec):
     epochs: int = Field(10, ge=0)
     learning_rate: float = Field(1e-3, gt=0.0, lt=10.0)
     optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
+    schedule: Literal["constant", "cosine"] = Field("constant", description="cosine: decay to 0 over the fit")
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     steps_per_epoch: Optional[int] = Field(None, ge=1, description="cap steps (tests, smoke runs)")
     early_stopping: Optional[EarlyStopping] = None

@@ -8,8 +8,11 @@ from . import compat
 from .data.pipeline import make_dataset, split_validation
 
 
-def _optimizer(name: str, lr: float):
-    opt = compat.keras().optimizers
+def _optimizer(name: str, lr, schedule: str = "constant", total_steps: int = 0):
+    keras = compat.keras()
+    opt = keras.optimizers
+    if schedule == "cosine" and total_steps > 0:
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=total_steps)
     return {"adam": lambda: opt.Adam(lr), "sgd": lambda: opt.SGD(lr, momentum=0.9),
             "rmsprop": lambda: opt.RMSprop(lr)}[name]()
 
@@ -30,7 +33,7 @@ def datasets(ctx):
     return train_ds, val_ds
 
 
-def compile_model(ctx, model, learning_rate: float):
+def compile_model(ctx, model, learning_rate: float, total_steps: int = 0):
     keras, t = compat.keras(), ctx.recipe.train
     if t.label_smoothing > 0:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=t.label_smoothing)
@@ -38,7 +41,8 @@ def compile_model(ctx, model, learning_rate: float):
     else:
         loss = keras.losses.SparseCategoricalCrossentropy()
         metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-    model.compile(optimizer=_optimizer(t.optimizer, learning_rate), loss=loss, metrics=[metric])
+    model.compile(optimizer=_optimizer(t.optimizer, learning_rate, t.schedule, total_steps), loss=loss,
+                  metrics=[metric])
 
 
 def fit_model(ctx, model, epochs: int, learning_rate: float, label: str, extra_callbacks=()):
@@ -61,7 +65,8 @@ def fit_model(ctx, model, epochs: int, learning_rate: float, label: str, extra_c
         from .distill import fit_distilled
 
         return fit_distilled(ctx, model, train_ds, val_ds, epochs, learning_rate, callbacks)
-    compile_model(ctx, model, learning_rate)
+    steps = int(train_ds.cardinality().numpy())
+    compile_model(ctx, model, learning_rate, total_steps=epochs * max(steps, 0))
     hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=0)
     return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
