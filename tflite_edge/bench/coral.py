@@ -83,27 +83,9 @@ def _load_delegate(device: str | None):
 
 
 def _time_runs(interp, runs: int, warmup: int) -> dict:
-    import numpy as np
+    from .host_worker import time_invocations
 
-    t0 = time.perf_counter_ns()
-    interp.invoke()
-    first_ms = (time.perf_counter_ns() - t0) / 1e6
-    for _ in range(warmup):
-        interp.invoke()
-    times = np.empty(runs, np.float64)
-    for i in range(runs):
-        t0 = time.perf_counter_ns()
-        interp.invoke()
-        times[i] = (time.perf_counter_ns() - t0) / 1e6
-    return {
-        "threads": 1, "runs": runs, "warmup": warmup,
-        "latency_ms_p50": float(np.percentile(times, 50)),
-        "latency_ms_p90": float(np.percentile(times, 90)),
-        "latency_ms_p99": float(np.percentile(times, 99)),
-        "latency_ms_mean": float(times.mean()), "latency_ms_std": float(times.std()),
-        "latency_ms_min": float(times.min()), "latency_ms_max": float(times.max()),
-        "first_inference_ms": first_ms,
-    }
+    return {"threads": 1, **time_invocations(interp, runs, warmup)}
 
 
 def _is_compiled(model_path: Path) -> bool:

@@ -107,13 +107,8 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
-def measure(model_path: str, threads: int, runs: int, warmup: int) -> dict:
-    base_mb = _rss_mb()
-    t0 = time.perf_counter_ns()
-    interp, delegate = make_interpreter(model_path, threads)
-    init_ms = (time.perf_counter_ns() - t0) / 1e6
-    for d, value in zip(interp.get_input_details(), random_inputs(interp)):
-        interp.set_tensor(d["index"], value)
+def time_invocations(interp, runs: int, warmup: int) -> dict:
+    """First-inference time, then `warmup` untimed and `runs` timed invokes (inputs already set)."""
     t0 = time.perf_counter_ns()
     interp.invoke()
     first_ms = (time.perf_counter_ns() - t0) / 1e6
@@ -124,17 +119,28 @@ def measure(model_path: str, threads: int, runs: int, warmup: int) -> dict:
         t0 = time.perf_counter_ns()
         interp.invoke()
         times[i] = (time.perf_counter_ns() - t0) / 1e6
-    peak_mb = _rss_mb()
     return {
-        "threads": threads, "runs": runs, "warmup": warmup, "delegate": delegate,
+        "runs": runs, "warmup": warmup,
         "latency_ms_p50": float(np.percentile(times, 50)),
         "latency_ms_p90": float(np.percentile(times, 90)),
         "latency_ms_p99": float(np.percentile(times, 99)),
         "latency_ms_mean": float(times.mean()), "latency_ms_std": float(times.std()),
         "latency_ms_min": float(times.min()), "latency_ms_max": float(times.max()),
-        "init_ms": init_ms, "first_inference_ms": first_ms,
-        "peak_memory_mb": peak_mb, "model_memory_mb": max(0.0, peak_mb - base_mb),
+        "first_inference_ms": first_ms,
     }
+
+
+def measure(model_path: str, threads: int, runs: int, warmup: int) -> dict:
+    base_mb = _rss_mb()
+    t0 = time.perf_counter_ns()
+    interp, delegate = make_interpreter(model_path, threads)
+    init_ms = (time.perf_counter_ns() - t0) / 1e6
+    for d, value in zip(interp.get_input_details(), random_inputs(interp)):
+        interp.set_tensor(d["index"], value)
+    timing = time_invocations(interp, runs, warmup)
+    peak_mb = _rss_mb()
+    return {"threads": threads, "delegate": delegate, **timing, "init_ms": init_ms,
+            "peak_memory_mb": peak_mb, "model_memory_mb": max(0.0, peak_mb - base_mb)}
 
 
 def main(argv=None) -> int:
