@@ -25,6 +25,16 @@ def run(recipe, out: Path, sets, from_stage=None):
     cmd = [sys.executable, "-m", "tflite_edge.cli", "run", str(recipe), "--out", str(out)]
     for s in sets:
         cmd += ["--set", s]
+    manifest = out / "manifest.json"
+    if manifest.exists() and (out / "bench_stdout.txt").exists():
+        # an interrupted benchmark resumes at its first unfinished stage
+        done = json.loads(manifest.read_text())["stages"]
+        stages = ["build", "train", "optimize", "convert", "evaluate", "benchmark", "report"]
+        first = next((st for st in stages if not done.get(st, {}).get("done")), None)
+        if first is None:
+            return json.loads((out / "report.json").read_text()), 0.0
+        from_stage = first if from_stage is None or stages.index(first) > stages.index(from_stage) \
+            else from_stage
     if from_stage:
         cmd += ["--from", from_stage]
     print("$", " ".join(cmd), flush=True)
@@ -46,10 +56,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench_compress"))
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--fresh", action="store_true", help="delete earlier run directories first")
     args = ap.parse_args()
     base = Path(args.out)
-    for d in (base / "full", base / "qat", base / "ptq"):
-        shutil.rmtree(d, ignore_errors=True)
+    if args.fresh:
+        shutil.rmtree(base, ignore_errors=True)
 
     full, t_full = run(RECIPE, base / "full", args.set)
     manifest = json.loads((base / "full" / "manifest.json").read_text())
@@ -57,7 +68,9 @@ def main():
     trained = opt["baseline"]
     variants = {}
     for name, steps in (("qat", "[{qat: {epochs: 2, learning_rate: 0.0002}}]"), ("ptq", "[]")):
-        shutil.copytree(base / "full", base / name, ignore=shutil.ignore_patterns("artifacts", "report.*"))
+        if not (base / name).exists():
+            shutil.copytree(base / "full", base / name,
+                            ignore=shutil.ignore_patterns("artifacts", "report.*", "bench_stdout.txt"))
         variants[name] = run(RECIPE, base / name, [*args.set, f"optimize={steps}"], from_stage="optimize")
 
     f32_gzip = trained["gzip_bytes"]

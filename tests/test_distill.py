@@ -134,5 +134,5 @@ def test_logits_from_a_fused_softmax_teacher():
 
 
 def test_teacher_schema_needs_one_source():
-    with pytest.raises(UserInputError, match=r"teacher\.sources\.0"):
+    with pytest.raises(UserInputError, match=r"teacher\.sources\[0\]: give exactly one"):
         _recipe({"sources": [{}]})

@@ -7,6 +7,10 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+# Read once at import (os.umask can only be read by setting it, which races with other threads).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_path(path: Path):
@@ -18,6 +22,7 @@ def atomic_path(path: Path):
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the mode a plain open() gives
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -45,3 +50,13 @@ def save_keras(model, path: Path) -> Path:
     with atomic_path(path) as tmp:
         model.save(tmp)
     return Path(path)
+
+
+def remove_partials(folder: Path) -> int:
+    """Delete temporary files that atomic_path left in `folder` when its process was killed."""
+    removed = 0
+    for p in Path(folder).rglob(".*.partial*"):
+        if p.is_file():
+            p.unlink()
+            removed += 1
+    return removed

@@ -15,11 +15,24 @@ def input_spec_for(recipe, dataset) -> InputSpec:
     return InputSpec(height=size, width=size, channels=recipe.model.channels or dataset.channels)
 
 
+def recipe_for_build(ctx):
+    """The recipe, with `model` replaced by the `search` stage's best trial when there is one."""
+    if getattr(ctx.recipe, "search", None) is None:
+        return ctx.recipe
+    from .recipe import ModelSpec
+
+    return ctx.recipe.model_copy(update={"model": ModelSpec.model_validate(ctx.outputs("search")["model"])})
+
+
 def build(ctx) -> dict:
+    if ctx.recipe.task == "detection":
+        from .detect.stages import build as build_detection
+        return build_detection(ctx)
     dataset = ctx.dataset  # first: a bad data path fails before TensorFlow starts
-    spec = input_spec_for(ctx.recipe, dataset)
+    recipe = recipe_for_build(ctx)
+    spec = input_spec_for(recipe, dataset)
     compat.keras().utils.set_random_seed(ctx.recipe.seed)
-    model = build_classifier(ctx.recipe.model, spec, dataset.num_classes)
+    model = build_classifier(recipe.model, spec, dataset.num_classes)
     atomic.write_text(ctx.path("input_spec.json"), spec.to_json())
     atomic.write_text(ctx.path("labels.txt"), "\n".join(dataset.class_names) + "\n")
     rel = ctx.save_model(model, "checkpoints/built.keras")

@@ -45,8 +45,23 @@ def cmd_run(args) -> int:
     for a in rep["artifacts"]:
         host = a["benchmark"].get("host", {})
         p50 = host.get("latency_ms_p50")
-        print(f"  {a['name']:<32} {a['size_bytes']:>10,} B  acc {100 * a['accuracy']:.2f}%"
+        score = (f"mAP@.5 {a['map50']:.4f}" if rep.get("task") == "detection" else
+                 f"acc {100 * a['accuracy']:.2f}%")
+        print(f"  {a['name']:<32} {a['size_bytes']:>10,} B  {score}"
               + (f"  p50 {p50:.3f} ms" if p50 is not None else ""))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report_html import compare_runs, load_run_report, write_report_html
+
+    if len(args.run_dirs) == 1 and args.out is None:
+        rep = load_run_report(Path(args.run_dirs[0]))
+        out = Path(args.run_dirs[0]) / "report.html"
+        write_report_html(rep, out)
+    else:
+        out = compare_runs([Path(d) for d in args.run_dirs], Path(args.out or "compare.html"))
+    print(f"report: {out}")
     return 0
 
 
@@ -167,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a recipe value, e.g. --set train.epochs=3")
     p.add_argument("--from", dest="from_stage", metavar="STAGE", help="redo STAGE and the stages after it")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="render report.html of a run, or compare runs side by side")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", help="HTML file to write (default: RUN_DIR/report.html for one run, "
+                   "compare.html for several)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("list", help="registered models, datasets, formats and targets")
     p.set_defaults(func=cmd_list)

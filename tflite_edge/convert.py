@@ -208,6 +208,9 @@ def calibration_images(ctx) -> np.ndarray:
 
 def convert(ctx) -> dict:
     """Stage `convert`: every format in `convert.formats`, written atomically to artifacts/."""
+    if ctx.recipe.task == "detection":
+        from .detect.stages import convert as convert_detection
+        return convert_detection(ctx)
     model = ctx.load_model(ctx.outputs("optimize")["model"])
     formats = ctx.recipe.convert.formats
     calibration = calibration_images(ctx) if NEEDS_CALIBRATION & set(formats) else None

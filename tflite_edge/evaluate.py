@@ -42,6 +42,9 @@ def check_gates(spec, keras_acc: float, artifacts: list) -> list:
 
 
 def evaluate(ctx) -> dict:
+    if ctx.recipe.task == "detection":
+        from .detect.evaluate import evaluate as evaluate_detection
+        return evaluate_detection(ctx)
     d, spec = ctx.dataset, ctx.input_spec
     labels = np.asarray(d.test_y)
     model = ctx.load_model(ctx.outputs("optimize")["model"])

@@ -74,7 +74,53 @@ class ImageFolderData(_DataCommon):
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
 
 
-DataSpec = Annotated[Union[ShapesData, DigitsData, FashionMnistData, ImageFolderData],
+class _DetectionData(_DataCommon):
+    """Base of the detection datasets (boxes + labels per image); `task: detection` needs one."""
+
+    augment: Augment = Augment(flip=True, translate=0.1)
+
+
+class ShapesDetectionData(_DetectionData):
+    """Synthetic scenes of 1..max_objects coloured shapes with boxes; deterministic from the seed."""
+
+    dataset: Literal["shapes_detection"]
+    image_size: int = Field(96, ge=32, le=512)
+    train_samples: int = Field(2000, ge=8)
+    test_samples: int = Field(300, ge=4)
+    max_objects: int = Field(3, ge=1, le=10)
+    noise: float = Field(0.05, ge=0.0, le=1.0)
+
+
+class _AnnotatedFiles(_DetectionData):
+    classes: Optional[List[str]] = Field(None, min_length=1, description="class names in label order; "
+                                         "null: every name found in the training annotations, sorted")
+    unknown_classes: Literal["error", "skip"] = Field("error", description="a name not in `classes`: "
+                                                      "stop naming file and line, or skip it (counted)")
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="seeded split when no test set is given")
+
+
+class VocData(_AnnotatedFiles):
+    """Pascal VOC layout: `path`/Annotations/*.xml and the images they name in `path`/JPEGImages."""
+
+    dataset: Literal["voc"]
+    path: str
+    test_path: Optional[str] = Field(None, description="a second VOC folder used as the test split")
+    skip_difficult: bool = True
+
+
+class CocoData(_AnnotatedFiles):
+    """COCO JSON: `annotations` (instances_*.json) and the `images` folder its file_names are in."""
+
+    dataset: Literal["coco"]
+    annotations: str
+    images: str
+    test_annotations: Optional[str] = None
+    test_images: Optional[str] = None
+
+
+DETECTION_DATASETS = ("shapes_detection", "voc", "coco")
+DataSpec = Annotated[Union[ShapesData, DigitsData, FashionMnistData, ImageFolderData,
+                           ShapesDetectionData, VocData, CocoData],
                      Field(discriminator="dataset")]
 
 
@@ -87,6 +133,15 @@ class ModelSpec(Spec):
     activation: Literal["relu6", "relu", "hard_swish"] = "relu6"
     stem_stride: Literal[1, 2] = Field(2, description="1 keeps detail on small inputs (<= 64 px)")
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    # mobilenet_v2 only (what `search:` varies); the defaults are the paper's architecture.
+    depth_multiplier: float = Field(1.0, gt=0.0, le=4.0, description="mobilenet_v2: blocks per stage "
+                                    "times this, rounded up")
+    kernel_sizes: Optional[List[Literal[3, 5, 7]]] = Field(
+        None, min_length=7, max_length=7, description="mobilenet_v2: depthwise kernel of each of the 7 "
+        "stages; null: 3 everywhere")
+    expansions: Optional[List[Annotated[int, Field(ge=1, le=8)]]] = Field(
+        None, min_length=7, max_length=7, description="mobilenet_v2: expansion ratio of each of the 7 "
+        "stages; null: 1, 6, 6, 6, 6, 6, 6")
 
     @field_validator("name")
     @classmethod
@@ -96,6 +151,66 @@ class ModelSpec(Spec):
         if v not in MODELS:
             raise ValueError(MODELS.unknown_message(v))
         return v
+
+    @model_validator(mode="after")
+    def _v2_only_fields(self):
+        given = [f for f in _V2_ONLY if f in self.model_fields_set]
+        if given and self.name != "mobilenet_v2":
+            raise ValueError(f"'{given[0]}' applies to mobilenet_v2 only (this model is '{self.name}'); "
+                             "remove it")
+        return self
+
+
+_V2_ONLY = ("depth_multiplier", "kernel_sizes", "expansions")
+
+
+# ---------------------------------------------------------------- detector (task: detection)
+_SSD_ONLY = ("min_scale", "max_scale", "aspect_ratios", "neg_pos_ratio")
+_YOLO_ONLY = ("anchors",)
+
+
+class DetectorSpec(Spec):
+    """A detection head on `model`'s named feature maps, and how its output is post-processed."""
+
+    name: str
+    feature_maps: Optional[List[Literal["stride_8", "stride_16", "stride_32"]]] = Field(
+        None, min_length=1, description="null: ssdlite stride_8/16/32, tiny_yolo stride_16/32")
+    head_channels: Optional[int] = Field(None, ge=8, le=1024, description="1x1 conv before the heads")
+    match_iou: float = Field(0.5, gt=0.0, lt=1.0)
+    min_scale: float = Field(0.1, gt=0.0, le=1.0, description="ssdlite: anchor size on the finest map")
+    max_scale: float = Field(0.9, gt=0.0, le=1.0, description="ssdlite: anchor size on the coarsest map")
+    aspect_ratios: List[float] = Field([1.0, 2.0, 0.5], min_length=1)
+    neg_pos_ratio: float = Field(3.0, gt=0.0, description="ssdlite: hard negatives per positive")
+    anchors: Optional[Dict[Literal["stride_8", "stride_16", "stride_32"], List[List[float]]]] = Field(
+        None, description="tiny_yolo: [h, w] priors (fractions of the image) per feature map")
+    max_detections: int = Field(20, ge=1, le=1000)
+    score_threshold: float = Field(0.01, ge=0.0, lt=1.0, description="low: mAP needs the full curve")
+    nms_iou: float = Field(0.5, gt=0.0, le=1.0)
+
+    @field_validator("name")
+    @classmethod
+    def _known_detector(cls, v: str) -> str:
+        from .models.detection import DETECTORS
+
+        if v not in DETECTORS:
+            raise ValueError(DETECTORS.unknown_message(v))
+        return v
+
+    @model_validator(mode="after")
+    def _fields_fit_detector(self):
+        wrong = _YOLO_ONLY if self.name == "ssdlite" else _SSD_ONLY
+        given = [f for f in wrong if f in self.model_fields_set]
+        if given:
+            raise ValueError(f"detector.{given[0]}: does not apply to detector '{self.name}'; remove it")
+        if self.min_scale > self.max_scale:
+            raise ValueError("detector.min_scale must not exceed max_scale")
+        for fmap, priors in (self.anchors or {}).items():
+            if not priors or any(len(p) != 2 or not all(0 < v <= 1 for v in p) for p in priors):
+                raise ValueError(f"detector.anchors.{fmap}: a list of [h, w] in (0, 1], e.g. [[0.2, 0.2]]")
+        if self.anchors and self.feature_maps and set(self.anchors) - set(self.feature_maps):
+            raise ValueError(f"detector.anchors: priors for {sorted(set(self.anchors) - set(self.feature_maps))} "
+                             "which are not in detector.feature_maps")
+        return self
 
 
 # ---------------------------------------------------------------- teacher (distillation)
@@ -144,6 +259,11 @@ class TrainSpec(Spec):
     steps_per_epoch: Optional[int] = Field(None, ge=1, description="cap steps (tests, smoke runs)")
     early_stopping: Optional[EarlyStopping] = None
     tensorboard: bool = True
+    strategy: Optional[Literal["mirrored", "multi_worker"]] = Field(
+        None, description="tf.distribute: mirrored (GPUs of this host), multi_worker (hosts in "
+        "TF_CONFIG); null: one device. data.batch_size is the global batch")
+    deterministic: bool = Field(True, description="bit-identical reruns on CPU for a seed; turn off "
+                                "on GPUs whose kernels lack a deterministic version")
 
 
 # ---------------------------------------------------------------- optimize (ordered list)
@@ -232,6 +352,8 @@ class EvaluateSpec(Spec):
     max_accuracy_drop: Optional[float] = Field(None, ge=0.0, le=1.0)
     max_accuracy_drop_by_format: Dict[Literal[FORMATS], float] = {}
     min_agreement: Optional[float] = Field(None, ge=0.0, le=1.0, description="top-1 agreement with Keras")
+    min_keras_map50: Optional[float] = Field(None, ge=0.0, le=1.0, description="detection: COCO mAP@.5")
+    max_map50_drop: Optional[float] = Field(None, ge=0.0, le=1.0, description="detection: per artifact")
     edgetpu_max_cpu_ops: Optional[int] = Field(0, ge=0, description="edgetpu artifacts: ops predicted "
                                                "to fall back to the CPU (null: no gate)")
 
@@ -265,18 +387,83 @@ class BenchmarkSpec(Spec):
         return v
 
 
+# ---------------------------------------------------------------- search (before build)
+class SearchSpace(Spec):
+    """Candidates per knob of the mobilenet_v2 backbone; a knob left out keeps `model:`'s value.
+
+    Kernel sizes and expansion ratios are chosen per stage (MnasNet's factorised space).
+    """
+
+    widths: Optional[List[Annotated[float, Field(gt=0.0, le=4.0)]]] = Field(None, min_length=1)
+    input_sizes: Optional[List[Annotated[int, Field(ge=8, le=1024)]]] = Field(None, min_length=1)
+    depth_multipliers: Optional[List[Annotated[float, Field(gt=0.0, le=4.0)]]] = Field(None, min_length=1)
+    kernel_sizes: Optional[List[Literal[3, 5, 7]]] = Field(None, min_length=1)
+    expansions: Optional[List[Annotated[int, Field(ge=1, le=8)]]] = Field(
+        None, min_length=1, description="stages 2..7; the first stays at 1 as in MobileNetV2 and MnasNet")
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        knobs = [getattr(self, k) for k in type(self).model_fields]
+        if all(v is None for v in knobs):
+            raise ValueError(f"empty space; give candidates for at least one of "
+                             f"{', '.join(type(self).model_fields)}, e.g. widths: [0.35, 0.5, 0.75]")
+        if all(v is None or len(set(v)) == 1 for v in knobs):
+            raise ValueError("one candidate only, nothing to search; give two or more values for a knob")
+        return self
+
+
+class SearchSpec(Spec):
+    """Latency-aware architecture search (MnasNet reward ACC * (LAT / T)^w) driven by keras-tuner."""
+
+    space: SearchSpace
+    trials: int = Field(10, ge=1, le=10000)
+    latency_target_ms: float = Field(description="T in the reward: int8 latency on `target`, > 0")
+    latency_weight: float = Field(-0.07, ge=-2.0, le=0.0, description="w in the reward; MnasNet's "
+                                  "soft constraint is -0.07, 0 ignores latency")
+    epochs_per_trial: int = Field(1, ge=1)
+    target: str = Field("host", description="benchmark target measured per trial (see `tflite-edge targets`)")
+    threads: int = Field(1, ge=1)
+    runs: int = Field(30, ge=1, le=100000)
+    warmup: int = Field(5, ge=0, le=10000)
+    eval_samples: int = Field(2000, ge=1, description="validation images scored per trial (int8 model)")
+    calibration_samples: int = Field(100, ge=1, le=100000)
+
+    @field_validator("latency_target_ms")
+    @classmethod
+    def _positive_target(cls, v):
+        if v <= 0:
+            raise ValueError("the latency target T must be > 0 ms (the reward divides by it), e.g. 2.0")
+        return v
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v):
+        from .bench import TARGETS
+
+        kind = v.split(":", 1)[0]
+        if kind not in TARGETS:
+            raise ValueError(TARGETS.unknown_message(kind))
+        if kind == "coral":
+            raise ValueError("coral would time trials that are not compiled for the Edge TPU (they run "
+                             "on its host CPU); use host, android or ssh")
+        return v
+
+
 # ---------------------------------------------------------------- the recipe
 class Recipe(Spec):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     seed: int = Field(0, ge=0)
+    task: Literal["classification", "detection"] = "classification"
     data: DataSpec
     model: ModelSpec
+    detector: Optional[DetectorSpec] = None
     teacher: Optional[TeacherSpec] = None
     train: TrainSpec = TrainSpec()
     optimize: List[OptimizeStep] = []
     convert: ConvertSpec = ConvertSpec()
     evaluate: EvaluateSpec = EvaluateSpec()
     benchmark: BenchmarkSpec = BenchmarkSpec()
+    search: Optional[SearchSpec] = None
 
     @model_validator(mode="after")
     def _cross_field(self):
@@ -286,10 +473,65 @@ class Recipe(Spec):
             if after:
                 raise ValueError(f"optimize: '{after[0]}' after 'qat' is not supported; "
                                  "put qat last (prune -> cluster -> qat)")
+        if self.train.strategy and self.teacher is not None:
+            raise ValueError("train.strategy: not supported with a teacher yet (distillation runs on "
+                             "one device); remove train.strategy or teacher")
         if "cluster" in names and "prune" in names[names.index("cluster"):]:
             raise ValueError("optimize: 'prune' after 'cluster' would break the clusters; "
                              "put prune first (prune -> cluster -> qat)")
+        _check_task(self)
+        _check_search(self)
         return self
+
+
+def _check_search(r: "Recipe") -> None:
+    if r.search is None:
+        return
+    if r.task != "classification":
+        raise ValueError("search: only for task: classification; remove search:")
+    if r.model.name != "mobilenet_v2":
+        raise ValueError(f"search: varies the mobilenet_v2 backbone; set model.name: mobilenet_v2 "
+                         f"(got '{r.model.name}')")
+    if r.data.validation_fraction <= 0:
+        raise ValueError("search: trials are scored on the validation split, never the test split; "
+                         "set data.validation_fraction > 0, e.g. 0.1")
+
+
+def stages_for(recipe: "Recipe") -> tuple:
+    """The stages this recipe runs: `search` comes first only when the recipe has `search:`."""
+    return (("search",) if recipe.search is not None else ()) + STAGES
+
+
+_DETECTION_FORMATS = ("float32", "float16", "dynamic", "int8", "int8_io", "uint8_io", "edgetpu")
+
+
+def _check_task(r: "Recipe") -> None:
+    detection_data = r.data.dataset in DETECTION_DATASETS
+    if r.task == "classification":
+        if detection_data:
+            raise ValueError(f"data.dataset: '{r.data.dataset}' is a detection dataset; set task: detection "
+                             "and a detector: (e.g. detector: {name: ssdlite})")
+        if r.detector is not None:
+            raise ValueError("detector: only for task: detection; remove it or set task: detection")
+        if r.evaluate.min_keras_map50 is not None or r.evaluate.max_map50_drop is not None:
+            raise ValueError("evaluate: map50 gates are for task: detection; use the accuracy gates")
+        return
+    if not detection_data:
+        raise ValueError(f"data.dataset: '{r.data.dataset}' has no boxes; task: detection needs one of "
+                         f"{', '.join(DETECTION_DATASETS)}")
+    if r.detector is None:
+        raise ValueError("detector: required for task: detection, e.g. detector: {name: ssdlite}")
+    if r.teacher is not None:
+        raise ValueError("teacher: distillation is not supported for detection yet; remove teacher:")
+    bad = [f for f in r.convert.formats if f not in _DETECTION_FORMATS]
+    if bad:
+        raise ValueError(f"convert.formats: {bad[0]} is not supported for detection; allowed: "
+                         f"{', '.join(_DETECTION_FORMATS)}")
+    e = r.evaluate
+    if e.min_keras_accuracy is not None or e.max_accuracy_drop is not None or e.max_accuracy_drop_by_format \
+            or e.min_agreement is not None:
+        raise ValueError("evaluate: accuracy/agreement gates are for classification; for detection use "
+                         "min_keras_map50 and max_map50_drop")
 
 
 # ---------------------------------------------------------------- loading
@@ -301,10 +543,14 @@ def load_recipe(path: str | Path, overrides: List[str] = ()) -> Recipe:
                              "(see recipes/)")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise UserInputError(f"{path}: not valid YAML (nested too deeply); a recipe is a few levels "
+                             "of mappings and lists") from None
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         where = getattr(e, "problem_mark", None)
         line = f" line {where.line + 1}" if where else ""
-        raise UserInputError(f"{path}:{line} not valid YAML ({getattr(e, 'problem', e)}); "
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())  # PyYAML's may span lines
+        raise UserInputError(f"{path}:{line} not valid YAML ({problem[:200]}); "
                              "fix the syntax") from None
     if not isinstance(raw, dict):
         raise UserInputError(f"{path}: a recipe is a YAML mapping with keys such as name, data, model")
@@ -333,7 +579,7 @@ def apply_overrides(raw: dict, overrides) -> dict:
                  for m in _SEGMENT.finditer(key)]
         try:
             parsed = yaml.safe_load(value) if value != "" else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             raise UserInputError(f"--set {item!r}: value is not valid YAML") from None
         node = raw
         for i, part in enumerate(parts[:-1]):
@@ -362,6 +608,8 @@ def apply_overrides(raw: dict, overrides) -> dict:
 def _loc_to_path(loc) -> str:
     out = ""
     for p in loc:
+        if not isinstance(p, int) and (not str(p).isprintable() or len(str(p)) > 60):
+            p = _short(str(p))  # a key with a newline or 10 kB of text must not break the one line
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
 
@@ -429,6 +677,15 @@ def _fields_for(path, raw) -> List[str]:
     return list(cls.model_fields) if cls else []
 
 
+def _short(value) -> str:
+    """repr bounded in size: a YAML alias bomb or a 10 MB string must not become the error line."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxstring, r.maxother, r.maxlist, r.maxdict = 2, 60, 60, 6, 6
+    return r.repr(value)
+
+
 def format_validation_error(e: ValidationError, raw: dict) -> str:
     """One line per problem: `path: what was wrong (got X); allowed Y`."""
     msgs = []
@@ -453,16 +710,20 @@ def format_validation_error(e: ValidationError, raw: dict) -> str:
             got = err.get("input")
             keys = list(got) if isinstance(got, dict) else got
             hint = did_you_mean(keys[0], OPTIMIZATIONS) if isinstance(keys, list) and len(keys) == 1 else ""
-            msgs.append(f"{_loc_to_path(loc)}: {err['msg']} (got {keys}){hint}")
+            msgs.append(f"{_loc_to_path(loc)}: {err['msg']} (got {_short(keys)}){hint}")
         elif kind == "missing":
             msgs.append(f"{_loc_to_path(loc)}: required key is missing")
         else:
             got = err.get("input")
             msg = err["msg"].removeprefix("Value error, ")
-            shown = "" if isinstance(got, (dict, list)) or repr(got) in msg else f" (got {got!r})"
+            shown = "" if isinstance(got, (dict, list)) or _short(got) in msg else f" (got {_short(got)})"
             where = _loc_to_path(loc)
             msgs.append(f"{where}: {msg}{shown}" if where else f"{msg}{shown}")
-    return "; ".join(dict.fromkeys(msgs))
+    # Values echoed inside messages (a model name, a tag) may hold newlines: keep one line each.
+    msgs = list(dict.fromkeys(m.replace("\r", "\\r").replace("\n", "\\n")[:400] for m in msgs))
+    if len(msgs) > 12:  # the first problems say enough; the rest follow once those are fixed
+        msgs = msgs[:12] + [f"... and {len(msgs) - 12} more problem(s)"]
+    return "; ".join(msgs)
 
 
 def recipe_to_yaml(recipe: Recipe) -> str:

@@ -29,6 +29,9 @@ def _inside_tflite(path) -> dict:
 
 
 def build_report(ctx) -> dict:
+    if ctx.recipe.task == "detection":
+        from .detect.report import build_report as detection_report
+        return detection_report(ctx)
     m = ctx.manifest["stages"]
     ev = ctx.outputs("evaluate")
     bench = ctx.outputs("benchmark")["by_artifact"] if "benchmark" in m else {}
@@ -67,6 +70,9 @@ def _pct(v) -> str:
 
 
 def render_markdown(rep: dict) -> str:
+    if rep.get("task") == "detection":
+        from .detect.report import render_markdown as detection_markdown
+        return detection_markdown(rep)
     lines = [f"# tflite-edge report: {rep['name']}", "",
              f"Keras model: accuracy {_pct(rep['keras']['accuracy'])} on {rep['keras']['test_samples']} test "
              f"images, {rep['keras']['params']:,} parameters.", ""]
@@ -117,4 +123,7 @@ def report(ctx) -> dict:
         markdown += "\n![latency per artifact and target](latency.png)\n"
     atomic.write_json(ctx.path("report.json"), rep)
     atomic.write_text(ctx.path("report.md"), markdown)
+    from .report_html import write_report_html
+
+    outputs["report_html"] = write_report_html(rep, ctx.path("report.html"))
     return outputs

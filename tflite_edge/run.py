@@ -16,10 +16,11 @@ from typing import Optional
 
 from . import atomic
 from .errors import GateFailed, UserInputError
-from .recipe import STAGES, Recipe, recipe_to_yaml
+from .recipe import Recipe, recipe_to_yaml, stages_for
 
 # stage name -> "module:function"; the YAML key, the module and the function share the name.
 STAGE_FUNCTIONS = {
+    "search": "tflite_edge.search:search",  # only when the recipe has `search:` (recipe.stages_for)
     "build": "tflite_edge.build:build",
     "train": "tflite_edge.train:train",
     "optimize": "tflite_edge.optimize:optimize",
@@ -41,6 +42,7 @@ class RunContext:
     def __init__(self, recipe: Recipe, run_dir: Path, manifest: dict, log=print):
         self.recipe, self.run_dir, self.manifest, self.log = recipe, Path(run_dir), manifest, log
         self._models = {}
+        self.strategy = None  # tf.distribute strategy for `train`, set by run_recipe
 
     def path(self, rel: str) -> Path:
         p = (self.run_dir / rel).resolve()
@@ -93,27 +95,28 @@ def _load_manifest(run_dir: Path) -> Optional[dict]:
 
 def plan(recipe: Recipe, run_dir: Path, from_stage: Optional[str]) -> tuple[dict, list]:
     """(manifest, stages to run). Refuses to mix two different recipes in one run directory."""
-    if from_stage is not None and from_stage not in STAGES:
+    stages = stages_for(recipe)
+    if from_stage is not None and from_stage not in stages:
         from .registry import did_you_mean
 
-        raise UserInputError(f"--from {from_stage}: unknown stage{did_you_mean(from_stage, STAGES)}; "
-                             f"stages: {', '.join(STAGES)}")
+        raise UserInputError(f"--from {from_stage}: unknown stage{did_you_mean(from_stage, stages)}; "
+                             f"stages: {', '.join(stages)}")
     digest = recipe_digest(recipe)
     manifest = _load_manifest(run_dir)
     if manifest is None:
-        if from_stage not in (None, STAGES[0]):
+        if from_stage not in (None, stages[0]):
             raise UserInputError(f"--from {from_stage}: {run_dir} holds no earlier run to resume; "
                                  "drop --from to run every stage")
-        return {"recipe_sha256": digest, "stages": {}}, list(STAGES)
+        return {"recipe_sha256": digest, "stages": {}}, list(stages)
     if manifest.get("recipe_sha256") != digest and from_stage is None:
         raise UserInputError(f"{run_dir}: holds a run of a different recipe; use another --out, or pass "
                              "--from STAGE to redo that stage and the ones after with this recipe")
-    start = STAGES.index(from_stage) if from_stage else next(
-        (i for i, s in enumerate(STAGES) if not manifest["stages"].get(s, {}).get("done")), len(STAGES))
-    for s in STAGES[start:]:
+    start = stages.index(from_stage) if from_stage else next(
+        (i for i, s in enumerate(stages) if not manifest["stages"].get(s, {}).get("done")), len(stages))
+    for s in stages[start:]:
         manifest["stages"].pop(s, None)
     manifest["recipe_sha256"] = digest
-    return manifest, list(STAGES[start:])
+    return manifest, list(stages[start:])
 
 
 def run_recipe(recipe: Recipe, run_dir: Path, from_stage: Optional[str] = None, log=print) -> dict:
@@ -124,10 +127,18 @@ def run_recipe(recipe: Recipe, run_dir: Path, from_stage: Optional[str] = None, 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest, todo = plan(recipe, run_dir, from_stage)
+    atomic.remove_partials(run_dir)  # a kill -9 mid-write leaves its temporary file behind
     atomic.write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
     ctx = RunContext(recipe, run_dir, manifest, log)
     if not todo:
         log(f"all stages already finished in {run_dir}; use --from STAGE to redo some")
+    else:
+        from .distribute import enable_determinism, make_strategy
+
+        if recipe.train.deterministic:
+            enable_determinism()
+        # Before any stage touches TensorFlow: multi_worker must configure the runtime first.
+        ctx.strategy = make_strategy(recipe.train.strategy) if "train" in todo else None
     for stage in todo:
         module, func = STAGE_FUNCTIONS[stage].split(":")
         log(f"[{stage}]")

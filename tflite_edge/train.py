@@ -49,6 +49,9 @@ def fit_model(ctx, model, epochs: int, learning_rate: float, label: str, extra_c
     """Fit `model` in place on the recipe's data; returns the Keras history dict."""
     from .progress import epoch_progress
 
+    if ctx.recipe.task == "detection":
+        from .detect.stages import fit
+        return fit(ctx, model, epochs, learning_rate, label, extra_callbacks)
     keras, t = compat.keras(), ctx.recipe.train
     if epochs <= 0:
         return {}
@@ -76,6 +79,19 @@ def train(ctx) -> dict:
     keras.utils.set_random_seed(ctx.recipe.seed)
     model = ctx.load_model(ctx.outputs("build")["model"])
     ckpt = keras.callbacks.ModelCheckpoint(str(ctx.path("checkpoints/train_last_epoch.keras")))
-    history = fit_model(ctx, model, ctx.recipe.train.epochs, ctx.recipe.train.learning_rate, "train", [ckpt])
+    strategy = getattr(ctx, "strategy", None)
+    if strategy is None:
+        history = fit_model(ctx, model, ctx.recipe.train.epochs, ctx.recipe.train.learning_rate, "train", [ckpt])
+    else:
+        from .optimize import fresh_copy
+
+        with strategy.scope():  # variables made here are mirrored; compile and fit follow the model
+            model = fresh_copy(model)
+            history = fit_model(ctx, model, ctx.recipe.train.epochs, ctx.recipe.train.learning_rate,
+                                "train", [ckpt])
+        model = fresh_copy(model)  # plain variables again: optimize wraps and clones this model
     rel = ctx.save_model(model, "checkpoints/trained.keras")
-    return {"model": rel, "epochs_run": len(history.get("loss", [])), "history": history}
+    out = {"model": rel, "epochs_run": len(history.get("loss", [])), "history": history}
+    if strategy is not None:
+        out["replicas"] = int(strategy.num_replicas_in_sync)
+    return out

@@ -41,3 +41,4 @@ def load_dataset(spec, seed: int) -> Dataset:
 
 
 from . import digits, fashion_mnist, image_folder, shapes  # noqa: E402,F401
+from . import coco, shapes_detection, voc  # noqa: E402,F401  (task="detection")

@@ -6,6 +6,8 @@ named feature maps.
 """
 from __future__ import annotations
 
+import math
+
 from .. import compat
 from . import MODELS
 from .layers import StrideTracker, activation, conv_bn, dw_bn, make_divisible, squeeze_excite
@@ -45,11 +47,15 @@ def mobilenet_v2(inputs, spec):
     x = st.step(spec.stem_stride, conv_bn(inputs, make_divisible(32 * a), 3, spec.stem_stride, "stem", act))
     cfg = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
            (6, 160, 3, 2), (6, 320, 1, 1)]
+    # `search:` varies these per stage; the defaults rebuild the paper's network exactly.
+    kernels = spec.kernel_sizes or [3] * len(cfg)
+    expansions = spec.expansions or [t for t, _, _, _ in cfg]
     i = 0
-    for t, c, n, s in cfg:
-        for j in range(n):
+    for stage, (_, c, n, s) in enumerate(cfg):
+        for j in range(max(1, math.ceil(n * spec.depth_multiplier))):
             stride = s if j == 0 else 1
-            x = _inverted_residual(x, t, make_divisible(c * a), stride, 3, f"block{i}", act)
+            x = _inverted_residual(x, expansions[stage], make_divisible(c * a), stride, kernels[stage],
+                                   f"block{i}", act)
             st.step(stride, x)
             i += 1
     last = make_divisible(1280 * a) if a > 1.0 else 1280

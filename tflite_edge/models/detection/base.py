@@ -30,4 +30,6 @@ def flatten(x, per_cell: int, name: str):
 
 def concat(parts, name: str):
     L = compat.keras().layers
-    return parts[0] if len(parts) == 1 else L.Concatenate(axis=1, name=name)(parts)
+    # An identity layer for one part, so the output keeps its fixed name.
+    return L.Activation("linear", name=name)(parts[0]) if len(parts) == 1 else \
+        L.Concatenate(axis=1, name=name)(parts)

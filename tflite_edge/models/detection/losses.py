@@ -1,6 +1,6 @@
 """Detector losses as plain functions of (y_true, y_pred) (no custom layers: models save in safe mode).
 
-Each output has its own loss; both normalise by the number of positive anchors in the batch,
+Each output has its own loss (a list in output order: QAT renames output layers); both normalise by the number of positive anchors in the batch,
 which each can count from its own target.
 """
 from __future__ import annotations
@@ -8,19 +8,18 @@ from __future__ import annotations
 from ... import compat
 
 
-def _num_pos(mask):
-    tf = compat.tf()
+def _num_pos(tf, mask):
     return tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
 def multibox_losses(neg_pos_ratio: float):
-    tf = compat.tf()
+    tf = compat.tf()  # here, not in the traced functions: compat touches os.environ
 
     def box_loss(y_true, y_pred):
         pos = y_true[..., 4]
         d = tf.abs(y_true[..., :4] - y_pred)
         per_anchor = tf.reduce_sum(tf.where(d < 1.0, 0.5 * d * d, d - 0.5), -1)  # smooth L1
-        return tf.reduce_sum(per_anchor * pos) / _num_pos(pos)
+        return tf.reduce_sum(per_anchor * pos) / _num_pos(tf, pos)
 
     def class_loss(y_true, y_pred):
         labels = tf.cast(y_true[..., 0], tf.int32)
@@ -33,9 +32,9 @@ def multibox_losses(neg_pos_ratio: float):
         neg_ce = ce * neg
         rank = tf.argsort(tf.argsort(neg_ce, axis=1, direction="DESCENDING"), axis=1)
         hard = tf.cast(tf.cast(rank, tf.float32) < n_neg[:, None], tf.float32) * neg
-        return tf.reduce_sum(ce * (pos + hard)) / _num_pos(pos)
+        return tf.reduce_sum(ce * (pos + hard)) / _num_pos(tf, pos)
 
-    return {"box_encodings": box_loss, "class_logits": class_loss}
+    return [box_loss, class_loss]
 
 
 def yolo_losses():
@@ -47,13 +46,13 @@ def yolo_losses():
         pos = y_true[..., 4]
         xy = tf.reduce_sum(bce(labels=y_true[..., :2], logits=y_pred[..., :2]), -1)
         wh = tf.reduce_sum(tf.square(y_true[..., 2:4] - y_pred[..., 2:4]), -1)
-        return tf.reduce_sum((xy + wh) * pos) / _num_pos(pos)
+        return tf.reduce_sum((xy + wh) * pos) / _num_pos(tf, pos)
 
     def class_loss(y_true, y_pred):
         # y_true: [objectness, weight (0 = ignored: a near miss is not a negative), one-hot classes]
         obj, weight, cls = y_true[..., 0], y_true[..., 1], y_true[..., 2:]
         obj_loss = bce(labels=obj, logits=y_pred[..., 0]) * weight
         cls_loss = tf.reduce_sum(bce(labels=cls, logits=y_pred[..., 1:]), -1) * obj
-        return (tf.reduce_sum(obj_loss) + tf.reduce_sum(cls_loss)) / _num_pos(obj)
+        return (tf.reduce_sum(obj_loss) + tf.reduce_sum(cls_loss)) / _num_pos(tf, obj)
 
-    return {"box_encodings": box_loss, "class_logits": class_loss}
+    return [box_loss, class_loss]

@@ -18,6 +18,7 @@ class SsdLite:
 
     def __init__(self, spec, input_size: int, num_classes: int):
         self.spec, self.input_size, self.num_classes = spec, input_size, num_classes
+        self.tf = compat.tf()  # taken now: postprocess_inputs is traced, and compat touches os.environ
         self.feature_maps = tuple(spec.feature_maps or self.default_feature_maps)
 
     def _sizes(self, k: int):
@@ -56,6 +57,8 @@ class SsdLite:
 
     def targets(self, anchors, boxes, labels):
         """Per image: box target (N, 5) = encoding + positive flag; class target (N, 1), 0 = background."""
+        if len(boxes) == 0:  # augmentation can push every object out of view
+            return np.zeros((len(anchors), 5), np.float32), np.zeros((len(anchors), 1), np.float32)
         assigned = match(boxes, labels, anchors, self.spec.match_iou)
         pos = assigned >= 0
         box_t = np.zeros((len(anchors), 5), np.float32)
@@ -72,4 +75,4 @@ class SsdLite:
 
     def postprocess_inputs(self, box, logits):
         """(encodings, scores) for the postprocess op; background is column 0."""
-        return box, compat.tf().nn.softmax(logits, axis=-1)
+        return box, self.tf.nn.softmax(logits, axis=-1)

@@ -22,6 +22,7 @@ class TinyYolo:
 
     def __init__(self, spec, input_size: int, num_classes: int):
         self.spec, self.input_size, self.num_classes = spec, input_size, num_classes
+        self.tf = compat.tf()  # taken now: postprocess_inputs is traced, and compat touches os.environ
         self.feature_maps = tuple(spec.feature_maps or self.default_feature_maps)
         self.sizes = {f: [tuple(a) for a in (spec.anchors or {}).get(f, DEFAULT_ANCHORS.get(f, [[0.2, 0.2]]))]
                       for f in self.feature_maps}
@@ -84,7 +85,7 @@ class TinyYolo:
     def postprocess_inputs(self, box, logits):
         """YOLO offsets -> centre-size encodings (scales 1) the postprocess op decodes the SSD way:
         yc = ya + (sigmoid(ty) - 0.5) / grid, h = ha * exp(th)."""
-        tf = compat.tf()
+        tf = self.tf
         anchors = self.anchors()
         k = (1.0 / (self._grid_per_anchor()[:, None] * anchors[:, 2:4])).astype(np.float32)
         enc = tf.concat([(tf.sigmoid(box[..., :2]) - 0.5) * k, box[..., 2:]], -1)

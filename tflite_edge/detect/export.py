@@ -1,0 +1,88 @@
+"""Detector -> TFLite: the four-output model with TFLite_Detection_PostProcess (boxes, classes,
+scores, count: what Android and Coral apps expect) and a raw variant cut before it (encodings and
+scores; for the Edge TPU, decoded in Python).
+
+The postprocess op has no TensorFlow kernel: an empty tf.function whose `experimental_implements`
+names it is what the converter replaces with the custom op (STACK.md). Batch is fixed at 1.
+"""
+from __future__ import annotations
+
+import gc
+import tempfile
+
+import numpy as np
+
+from .. import compat
+from ..convert import CONVERTERS
+
+
+def _postprocess_stub(spec, num_classes: int, scales):
+    tf = compat.tf()
+    sy, sx, sh, sw = scales
+    attrs = " ".join([
+        'name: "TFLite_Detection_PostProcess"',
+        f'attr {{ key: "max_detections" value {{ i: {spec.max_detections} }} }}',
+        'attr { key: "max_classes_per_detection" value { i: 1 } }',
+        'attr { key: "detections_per_class" value { i: 100 } }',
+        'attr { key: "use_regular_nms" value { b: false } }',
+        f'attr {{ key: "nms_score_threshold" value {{ f: {spec.score_threshold:f} }} }}',
+        f'attr {{ key: "nms_iou_threshold" value {{ f: {spec.nms_iou:f} }} }}',
+        f'attr {{ key: "y_scale" value {{ f: {sy:f} }} }}',
+        f'attr {{ key: "x_scale" value {{ f: {sx:f} }} }}',
+        f'attr {{ key: "h_scale" value {{ f: {sh:f} }} }}',
+        f'attr {{ key: "w_scale" value {{ f: {sw:f} }} }}',
+        f'attr {{ key: "num_classes" value {{ i: {num_classes} }} }}',
+    ])
+
+    @tf.function(experimental_implements=attrs)
+    def postprocess(box_encodings, class_predictions, anchors):  # noqa: ARG001 (replaced by the op)
+        zero = tf.constant(0.0, dtype=tf.float32)
+        return zero, zero, zero, zero
+
+    return postprocess
+
+
+def save_serving(model, detector, spec, input_spec, num_classes: int, with_postprocess: bool, folder: str):
+    """A SavedModel with one signature, batch 1: image -> (boxes, classes, scores, count), or
+    -> (encodings, scores) for the raw variant. Signature outputs are output_0.. in that order."""
+    tf = compat.tf()
+    anchors = detector.anchors().astype(np.float32)
+    stub = _postprocess_stub(spec, num_classes, detector.scales) if with_postprocess else None
+
+    @tf.function(input_signature=[tf.TensorSpec([1, *input_spec.shape], tf.float32, name="image")])
+    def serve(image):
+        box, logits = model(image, training=False)
+        enc, scores = detector.postprocess_inputs(box, logits)
+        return (enc, scores) if stub is None else stub(enc, scores, tf.constant(anchors))
+
+    module = tf.Module()
+    module.model = model
+    module.serve = serve
+    with compat.quiet_native_stderr():
+        tf.saved_model.save(module, folder, signatures=serve.get_concrete_function())
+
+
+def convert_saved(folder: str, fmt: str, calibration, with_postprocess: bool) -> bytes:
+    """TFLite bytes of a `save_serving` folder in format `fmt` (the shared CONVERTERS setups)."""
+    tf = compat.tf()
+    conv = tf.lite.TFLiteConverter.from_saved_model(folder)
+    CONVERTERS.get(fmt)(conv, calibration)
+    if with_postprocess:
+        conv.allow_custom_ops = True
+        if set(conv.target_spec.supported_ops) == {tf.lite.OpsSet.TFLITE_BUILTINS_INT8}:
+            # the op's float outputs need the float builtins beside int8 (as in the TF OD API)
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        conv.inference_output_type = tf.float32  # boxes/classes/scores/count are float by contract
+    try:
+        with compat.quiet_native_stderr():
+            return conv.convert()
+    finally:
+        del conv
+        gc.collect()
+
+
+def convert_detector(model, detector, spec, input_spec, num_classes: int, fmt: str, calibration,
+                     with_postprocess: bool) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        save_serving(model, detector, spec, input_spec, num_classes, with_postprocess, folder)
+        return convert_saved(folder, fmt, calibration, with_postprocess)

@@ -1,0 +1,73 @@
+"""Detection report: the same report.json shape as classification (so latency plots, HTML and
+tooling keep working), with `keras.map`/`keras.map50`, per-artifact `map`/`map50`, the output
+order apps must read, and the counts of repaired or skipped annotations."""
+from __future__ import annotations
+
+
+def build_report(ctx) -> dict:
+    from ..report import _inside_tflite, _versions
+
+    m = ctx.manifest["stages"]
+    ev = ctx.outputs("evaluate")
+    bench = ctx.outputs("benchmark")["by_artifact"] if "benchmark" in m else {}
+    scores = {a["name"]: a for a in ev["artifacts"]}
+    artifacts = []
+    for art in ctx.outputs("convert")["artifacts"]:
+        s = scores.get(art["name"], {})
+        inside = _inside_tflite(ctx.path(art["path"]))
+        artifacts.append({**art, "accuracy": None, "agreement_with_keras": None, "map": s.get("map"),
+                          "map50": s.get("map50"), "tflite_sparsity": inside.get("sparsity"),
+                          "tflite_unique_values": inside.get("unique_values_per_channel_max"),
+                          "tflite_weights": inside, "benchmark": bench.get(art["name"], {})})
+    gates = ev["gates"]
+    build = ctx.outputs("build")
+    return {
+        "name": ctx.recipe.name,
+        "task": "detection",
+        "keras": {**ev["keras"], "params": build["params"]},
+        "data": {"train_images": build.get("train_images"), "test_images": build.get("test_images"),
+                 "annotation_fixes": ev.get("data_counts", {})},
+        "optimize": ctx.outputs("optimize").get("steps", []),
+        "stages": [{"name": n, "seconds": round(s["seconds"], 3)} for n, s in m.items() if s.get("done")],
+        "gates": gates,
+        "passed": all(g["passed"] for g in gates),
+        "artifacts": artifacts,
+        "recipe": ctx.recipe.model_dump(mode="json"),
+        "environment": _versions(),
+    }
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def render_markdown(rep: dict) -> str:
+    from ..report import _ms
+
+    k = rep["keras"]
+    lines = [f"# tflite-edge report: {rep['name']} (detection)", "",
+             f"Keras model: COCO mAP@[.5:.95] {_num(k['map'])}, mAP@.5 {_num(k['map50'])} on "
+             f"{k['test_samples']} test images, {k['params']:,} parameters.", ""]
+    fixes = rep["data"]["annotation_fixes"]
+    if fixes:
+        lines += ["Annotations repaired or skipped: " + ", ".join(f"{n} {c}" for n, c in sorted(fixes.items())), ""]
+    targets = sorted({t for a in rep["artifacts"] for t in a["benchmark"]})
+    head = "| artifact | format | outputs | size (bytes) | mAP | mAP@.5 |" + "".join(f" {t} p50 ms |" for t in targets)
+    lines += [head, "|" + "---|" * (6 + len(targets))]
+    for a in rep["artifacts"]:
+        row = (f"| {a['name']} | {a['format']} | {a.get('detection_outputs', '-')} | {a['size_bytes']:,} | "
+               f"{_num(a['map'])} | {_num(a['map50'])} |")
+        row += "".join(" error |" if "error" in a["benchmark"].get(t, {}) else
+                       f" {_ms(a['benchmark'].get(t, {}).get('latency_ms_p50'))} |" for t in targets)
+        lines.append(row)
+    pp = next((a for a in rep["artifacts"] if a.get("detection_outputs") == "postprocess"), None)
+    if pp:
+        lines += ["", f"Four-output models: outputs in index order are {', '.join(pp['output_order'])} "
+                  "(read them by name, not by position)."]
+    if rep["gates"]:
+        lines += ["", "## Gates", "", "| gate | value | threshold | result |", "|---|---|---|---|"]
+        lines += [f"| {g['name']} | {g['value']:.4f} | {g['threshold']:.4f} | {'pass' if g['passed'] else 'FAIL'} |"
+                  for g in rep["gates"]]
+    lines += ["", "## Stages", "", "| stage | seconds |", "|---|---|"]
+    lines += [f"| {s['name']} | {s['seconds']:.1f} |" for s in rep["stages"]]
+    return "\n".join(lines) + "\n"
