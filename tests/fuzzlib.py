@@ -114,7 +114,8 @@ def check_recipe_text(text, path: Path, sets=()) -> str:
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
-            rc = main(["validate", str(path), *[a for s in sets for a in ("--set", s)]])
+            # --set=VALUE binds a value that starts with '-' (argparse would read it as an option)
+            rc = main(["validate", str(path), *[f"--set={s}" for s in sets]])
         except SystemExit as e:  # argparse on an unparseable argument list
             rc = e.code
     msg = err.getvalue()

@@ -28,7 +28,8 @@ TINY_DET = {
     "model": {"name": "plain_cnn", "width": 0.25},
     "detector": {"name": "ssdlite", "feature_maps": ["stride_8"], "min_scale": 0.3, "max_scale": 0.6},
     "train": {"epochs": 1, "steps_per_epoch": 2, "tensorboard": False},
-    "convert": {"formats": ["float32", "int8"], "calibration_samples": 8},
+    "optimize": [{"qat": {"epochs": 1}}],
+    "convert": {"formats": ["int8", "edgetpu"], "calibration_samples": 8},
     "benchmark": {"runs": 3, "warmup": 1},
 }
 
@@ -41,7 +42,7 @@ def _err(d) -> str:
 
 # ---------------------------------------------------------------- schema
 def test_detection_recipe_validates_and_cross_field_rules():
-    d = copy.deepcopy(TINY_DET)
+    d = {k: v for k, v in copy.deepcopy(TINY_DET).items() if k != "optimize"}
     assert validate_dict(d).detector.name == "ssdlite"
     assert "detector: required for task: detection" in _err({**d, "detector": None})
     assert "has no boxes" in _err({**d, "data": {"dataset": "shapes"}})
@@ -51,10 +52,29 @@ def test_detection_recipe_validates_and_cross_field_rules():
     assert "did you mean 'ssdlite'" in _err({**d, "detector": {"name": "ssdlit"}})
     assert "detector.min_scale: does not apply to detector 'tiny_yolo'" in _err(
         {**d, "detector": {"name": "tiny_yolo", "min_scale": 0.2}})
+    assert "priors for exactly the feature maps ['stride_16', 'stride_32']" in _err(
+        {**d, "detector": {"name": "tiny_yolo", "anchors": {"stride_8": [[0.2, 0.2]]}}})
     assert "min_keras_map50 and max_map50_drop" in _err({**d, "evaluate": {"max_accuracy_drop": 0.01}})
     assert "int16x8 is not supported for detection" in _err({**d, "convert": {"formats": ["int16x8"]}})
     assert "data.max_objet: unknown key (did you mean 'max_objects'?)" in _err(
         {**d, "data": {**d["data"], "max_objet": 3}})
+
+
+def test_saved_recipe_with_every_default_reloads():
+    from tflite_edge.recipe import recipe_to_yaml
+
+    import yaml
+
+    for name in ("ssdlite", "tiny_yolo"):
+        r = validate_dict({**copy.deepcopy(TINY_DET), "detector": {"name": name}})
+        assert validate_dict(yaml.safe_load(recipe_to_yaml(r))) == r
+
+
+def test_yolo_default_feature_maps_match_the_schema():
+    from tflite_edge.models.detection.yolo import TinyYolo
+    from tflite_edge.recipe import _YOLO_DEFAULT_MAPS
+
+    assert tuple(TinyYolo.default_feature_maps) == _YOLO_DEFAULT_MAPS
 
 
 def test_detection_datasets_are_registered_with_their_task():
@@ -261,16 +281,19 @@ def det_run(tmp_path_factory):
     return run_dir, report
 
 
-def test_tiny_ssdlite_run_reports_map_for_keras_and_every_artifact(det_run):
+def test_tiny_ssdlite_qat_run_reports_map_for_keras_and_every_artifact(det_run):
     run_dir, rep = det_run
     on_disk = json.loads((run_dir / "report.json").read_text())
     assert on_disk["task"] == "detection" and 0.0 <= rep["keras"]["map50"] <= 1.0 and "map" in rep["keras"]
     by_name = {a["name"]: a for a in rep["artifacts"]}
-    assert set(by_name) == {"tinydet_float32", "tinydet_int8", "tinydet_float32_raw", "tinydet_int8_raw"}
+    assert set(by_name) == {f"tinydet_{f}{v}" for f in ("int8", "edgetpu") for v in ("", "_raw")}
     for a in rep["artifacts"]:
         assert a["accuracy"] is None and 0.0 <= a["map"] <= a["map50"] <= 1.0
-    # float32 TFLite through the real postprocess op scores like Keras through the Python one
-    assert abs(by_name["tinydet_float32"]["map50"] - rep["keras"]["map50"]) < 0.02
+    # the real postprocess op and the Python decoding of the raw variant score alike
+    for fmt in ("int8", "edgetpu"):
+        assert abs(by_name[f"tinydet_{fmt}"]["map50"] - by_name[f"tinydet_{fmt}_raw"]["map50"]) < 0.02
+    qat = rep["optimize"][0]  # QAT through the whole detector (backbone and heads), measured in mAP
+    assert qat["name"] == "qat" and qat["accuracy"] is None and 0.0 <= qat["map50"] <= 1.0
     assert "mAP@.5" in (run_dir / "report.md").read_text()
 
 
@@ -280,9 +303,16 @@ def test_int8_export_has_builtin_ops_plus_the_postprocess_op_only(det_run):
     pp, raw = by_name["tinydet_int8"], by_name["tinydet_int8_raw"]
     assert "TFLite_Detection_PostProcess" in pp["ops"]
     assert set(pp["ops"]) - {"TFLite_Detection_PostProcess"} <= BUILTIN_INT8_OK
-    assert set(raw["ops"]) <= BUILTIN_INT8_OK
+    assert set(raw["ops"]) <= BUILTIN_INT8_OK - {"SOFTMAX"}  # scores are made on the host
+    assert set(raw["output_order"]) == {"box_encodings", "class_logits"}
     assert sorted(pp["output_order"]) == ["detection_boxes", "detection_classes", "detection_scores",
                                           "num_detections"]
+
+
+def test_edgetpu_raw_variant_maps_every_op_to_the_tpu(det_run):
+    _, rep = det_run  # the run would have failed its default edgetpu_max_cpu_ops: 0 gate otherwise
+    check = {a["name"]: a for a in rep["artifacts"]}["tinydet_edgetpu_raw"]["edgetpu_check"]
+    assert check["on_cpu"] == 0 and check["verdict"] != "not_compilable"
 
 
 def test_tiny_yolo_through_the_real_postprocess_op_matches_python_decoding(tmp_path):
@@ -313,3 +343,13 @@ def test_tiny_yolo_through_the_real_postprocess_op_matches_python_decoding(tmp_p
         np.testing.assert_allclose(s1, s2, atol=1e-4)
         np.testing.assert_array_equal(c1, c2)
         np.testing.assert_allclose(b1, b2, atol=1e-4)
+
+
+def test_test_split_without_objects_is_refused_before_training(tmp_path):
+    from tflite_edge.run import run_recipe
+
+    d = {**copy.deepcopy(TINY_DET), "data": {"dataset": "voc", "path": str(DATA / "voc"), "test_fraction": 0.4},
+         "model": {"name": "plain_cnn", "width": 0.25, "input_size": 32}}
+    d.pop("optimize")
+    with pytest.raises(UserInputError, match="test split .* has no objects, so mAP is undefined"):
+        run_recipe(validate_dict(d), tmp_path / "run", log=lambda *a: None)  # seed 0 puts img3 alone in test

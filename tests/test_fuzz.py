@@ -6,7 +6,6 @@ in tests/corpus/ and are replayed on every run.
 """
 import json
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st

@@ -227,3 +227,35 @@ def test_strategy_is_validated(tiny_dict):
     tiny_dict["teacher"] = {"sources": [{"model": {"name": "plain_cnn"}}]}
     with pytest.raises(UserInputError, match="train.strategy: not supported with a teacher"):
         validate_dict(tiny_dict)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_multi_worker_with_two_local_workers(tmp_path):
+    """Two `tflite-edge run` processes joined by TF_CONFIG train one model in sync."""
+    d = copy.deepcopy(TINY)
+    d["train"].update(strategy="multi_worker", epochs=2)
+    d["convert"], d["benchmark"] = {"formats": ["float32"]}, {"runs": 2, "warmup": 0}
+    recipe = tmp_path / "mw.yaml"
+    recipe.write_text(yaml.safe_dump(d))
+    cluster = {"worker": [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]}
+    procs = [subprocess.Popen(_cli("run", str(recipe), "--out", str(tmp_path / f"w{i}")), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              env=dict(_env(), TF_CONFIG=json.dumps({"cluster": cluster,
+                                                                     "task": {"type": "worker", "index": i}})))
+             for i in range(2)]
+    outs = [p.communicate(timeout=900)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    reports = [json.loads((tmp_path / f"w{i}" / "report.json").read_text()) for i in range(2)]
+    trains = [json.loads((tmp_path / f"w{i}" / "manifest.json").read_text())["stages"]["train"]["outputs"]
+              for i in range(2)]
+    assert [t["replicas"] for t in trains] == [2, 2]
+    assert trains[0]["history"] == trains[1]["history"]  # one model, trained together
+    assert reports[0]["keras"] == reports[1]["keras"]

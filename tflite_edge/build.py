@@ -33,6 +33,10 @@ def build(ctx) -> dict:
     spec = input_spec_for(recipe, dataset)
     compat.keras().utils.set_random_seed(ctx.recipe.seed)
     model = build_classifier(recipe.model, spec, dataset.num_classes)
+    if any(getattr(step, "prune_channels", None) for step in ctx.recipe.optimize):
+        from .channel_prune import check_recipe
+
+        check_recipe(ctx.recipe, model)  # a bad layer name or ratio fails now, not after training
     atomic.write_text(ctx.path("input_spec.json"), spec.to_json())
     atomic.write_text(ctx.path("labels.txt"), "\n".join(dataset.class_names) + "\n")
     rel = ctx.save_model(model, "checkpoints/built.keras")

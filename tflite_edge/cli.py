@@ -70,9 +70,10 @@ def cmd_list(args) -> int:
     from .convert import CONVERTERS
     from .data import DATASETS
     from .models import MODELS
+    from .models.detection import DETECTORS
 
-    for title, reg in (("models", MODELS), ("datasets", DATASETS), ("formats", CONVERTERS),
-                       ("targets", TARGETS)):
+    for title, reg in (("models", MODELS), ("detectors", DETECTORS), ("datasets", DATASETS),
+                       ("formats", CONVERTERS), ("targets", TARGETS)):
         print(f"{title}:")
         for name in reg.names():
             print(f"  {name:<20} {reg.meta(name).get('summary', '')}")

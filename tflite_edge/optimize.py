@@ -1,4 +1,6 @@
-"""Stage `optimize`: the recipe's techniques in the order written (prune, cluster, qat).
+"""Stage `optimize`: the recipe's techniques in the order written (prune_channels, prune, cluster, qat).
+
+`prune_channels` (channel_prune.py) removes whole filters and returns a new, smaller model.
 
 Each technique wraps a fresh copy of the model (tfmot wrappers reuse layer objects, so a model
 that was wrapped once cannot be cloned for the next technique), fine-tunes it with the run's
@@ -118,6 +120,9 @@ def measure_weights(model) -> dict:
 
 
 def _measure(ctx, model, name: str) -> dict:
+    if ctx.recipe.task == "detection":
+        from .detect.stages import measure
+        return measure(ctx, model, name)
     from .convert import convert_keras, gzip_size
     from .data.pipeline import numpy_batches
     from .evaluate import keras_predict
@@ -130,6 +135,9 @@ def _measure(ctx, model, name: str) -> dict:
 
 
 def _steps_per_epoch(ctx) -> int:
+    if ctx.recipe.task == "detection":
+        from .detect.stages import steps_per_epoch
+        return steps_per_epoch(ctx)
     from .train import datasets
 
     n = int(datasets(ctx)[0].cardinality().numpy())
@@ -301,7 +309,13 @@ def _qat(ctx, model, spec, where, index, history):
     return q, info
 
 
-TECHNIQUES = {"prune": _prune, "cluster": _cluster, "qat": _qat}
+def _prune_channels(ctx, model, spec, where, index, history):
+    from .channel_prune import optimize_step
+
+    return optimize_step(ctx, model, spec, where, index, history)
+
+
+TECHNIQUES = {"prune": _prune, "prune_channels": _prune_channels, "cluster": _cluster, "qat": _qat}
 
 
 # ---------------------------------------------------------------- the stage
@@ -318,7 +332,9 @@ def optimize(ctx) -> dict:
     keras.utils.set_random_seed(ctx.recipe.seed + 1)
     model = ctx.load_model(model_rel)
     baseline = _measure(ctx, model, "trained")
-    ctx.log(f"  trained: accuracy {baseline['accuracy']:.4f}, sparsity {baseline['sparsity']:.3f}, "
+    from .detect.stages import score_text  # accuracy, or mAP@.5 for detectors
+
+    ctx.log(f"  trained: {score_text(baseline)}, sparsity {baseline['sparsity']:.3f}, "
             f"float32 tflite {baseline['gzip_bytes']:,} B gzipped")
     history, steps, base_rel = [], [], model_rel
     for i, step in enumerate(ctx.recipe.optimize):
@@ -343,7 +359,7 @@ def optimize(ctx) -> dict:
         m = _measure(ctx, model, name)
         m.update({"index": i, **info, "checkpoint": rel, "seconds": round(time.monotonic() - t0, 3)})
         steps.append(m)
-        ctx.log(f"  {name}: accuracy {m['accuracy']:.4f}, sparsity {m['sparsity']:.3f}, unique/kernel "
+        ctx.log(f"  {name}: {score_text(m)}, sparsity {m['sparsity']:.3f}, unique/kernel "
                 f"max {m['unique_values_per_kernel']['max']}, float32 tflite {m['gzip_bytes']:,} B gzipped")
     return {"model": steps[-1]["checkpoint"], "baseline": baseline, "steps": steps}
 

@@ -154,7 +154,8 @@ class ModelSpec(Spec):
 
     @model_validator(mode="after")
     def _v2_only_fields(self):
-        given = [f for f in _V2_ONLY if f in self.model_fields_set]
+        # Non-default values, not keys given: a dumped recipe repeats the defaults and must load.
+        given = [f for f in _V2_ONLY if getattr(self, f) != type(self).model_fields[f].default]
         if given and self.name != "mobilenet_v2":
             raise ValueError(f"'{given[0]}' applies to mobilenet_v2 only (this model is '{self.name}'); "
                              "remove it")
@@ -167,6 +168,7 @@ _V2_ONLY = ("depth_multiplier", "kernel_sizes", "expansions")
 # ---------------------------------------------------------------- detector (task: detection)
 _SSD_ONLY = ("min_scale", "max_scale", "aspect_ratios", "neg_pos_ratio")
 _YOLO_ONLY = ("anchors",)
+_YOLO_DEFAULT_MAPS = ("stride_16", "stride_32")  # models/detection/yolo.py TinyYolo.default_feature_maps
 
 
 class DetectorSpec(Spec):
@@ -199,7 +201,8 @@ class DetectorSpec(Spec):
     @model_validator(mode="after")
     def _fields_fit_detector(self):
         wrong = _YOLO_ONLY if self.name == "ssdlite" else _SSD_ONLY
-        given = [f for f in wrong if f in self.model_fields_set]
+        # a default value is not "given": a run's recipe.yaml spells out every default and must reload
+        given = [f for f in wrong if getattr(self, f) != type(self).model_fields[f].default]
         if given:
             raise ValueError(f"detector.{given[0]}: does not apply to detector '{self.name}'; remove it")
         if self.min_scale > self.max_scale:
@@ -207,9 +210,11 @@ class DetectorSpec(Spec):
         for fmap, priors in (self.anchors or {}).items():
             if not priors or any(len(p) != 2 or not all(0 < v <= 1 for v in p) for p in priors):
                 raise ValueError(f"detector.anchors.{fmap}: a list of [h, w] in (0, 1], e.g. [[0.2, 0.2]]")
-        if self.anchors and self.feature_maps and set(self.anchors) - set(self.feature_maps):
-            raise ValueError(f"detector.anchors: priors for {sorted(set(self.anchors) - set(self.feature_maps))} "
-                             "which are not in detector.feature_maps")
+        if self.anchors:
+            maps = set(self.feature_maps or _YOLO_DEFAULT_MAPS)
+            if set(self.anchors) != maps:  # a map without priors would need a guess; extra ones go unused
+                raise ValueError(f"detector.anchors: give priors for exactly the feature maps {sorted(maps)} "
+                                 f"(got {sorted(self.anchors)})")
         return self
 
 
@@ -300,8 +305,53 @@ class QatSpec(Spec):
     learning_rate: Optional[float] = Field(None, gt=0.0)
 
 
+class PruneChannelsSpec(Spec):
+    """Structured pruning (channel_prune.py): remove whole filters, rebuild a smaller model, fine-tune."""
+
+    criterion: Literal["l1", "bn_scale"] = Field("l1", description="l1: L1 norm of the filters; bn_scale: "
+                                                 "|gamma| of the BatchNorms (network slimming)")
+    ratio: Optional[float] = Field(None, ge=0.0, le=1.0, description="fraction of channels removed in every "
+                                   "prunable layer")
+    ratios: Optional[Dict[str, Annotated[float, Field(ge=0.0, le=1.0)]]] = Field(
+        None, min_length=1, description="{layer regex: ratio}; the first matching pattern wins; other layers kept")
+    target_macs_ratio: Optional[float] = Field(None, gt=0.0, lt=1.0, description="MACs after / before; "
+                                               "the global ratio is found by bisection")
+    target_latency_ratio: Optional[float] = Field(None, gt=0.0, lt=1.0, description="int8 host latency "
+                                                  "after / before (1 thread), measured per probe")
+    round_to: int = Field(8, ge=1, le=64, description="kept channels are a multiple of this (XNNPACK: 8)")
+    measure_latency: bool = Field(True, description="time int8 host latency before and after")
+    epochs: int = Field(2, ge=0)
+    learning_rate: Optional[float] = Field(None, gt=0.0)
+    distill_from_unpruned: bool = Field(False, description="fine-tune against the unpruned model's logits")
+
+    @field_validator("ratios")
+    @classmethod
+    def _regexes(cls, v):
+        for pattern in v or {}:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"'{pattern}' is not a valid regular expression ({e})") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_amount(self):
+        given = [f for f in _PRUNE_AMOUNTS if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(_PRUNE_AMOUNTS)} (got "
+                             f"{', '.join(given) or 'none'}), e.g. target_macs_ratio: 0.5")
+        return self
+
+
+_PRUNE_AMOUNTS = ("ratio", "ratios", "target_macs_ratio", "target_latency_ratio")
+
+
 class PruneStep(Spec):
     prune: PruneSpec
+
+
+class PruneChannelsStep(Spec):
+    prune_channels: PruneChannelsSpec
 
 
 class ClusterStep(Spec):
@@ -312,7 +362,8 @@ class QatStep(Spec):
     qat: QatSpec
 
 
-OPTIMIZATIONS = {"prune": PruneStep, "cluster": ClusterStep, "qat": QatStep}
+OPTIMIZATIONS = {"prune": PruneStep, "prune_channels": PruneChannelsStep, "cluster": ClusterStep,
+                 "qat": QatStep}
 
 
 def _step_tag(v: Any):
@@ -324,10 +375,10 @@ def _step_tag(v: Any):
 
 
 OptimizeStep = Annotated[
-    Union[Annotated[PruneStep, Tag("prune")], Annotated[ClusterStep, Tag("cluster")],
-          Annotated[QatStep, Tag("qat")]],
+    Union[Annotated[PruneStep, Tag("prune")], Annotated[PruneChannelsStep, Tag("prune_channels")],
+          Annotated[ClusterStep, Tag("cluster")], Annotated[QatStep, Tag("qat")]],
     Discriminator(_step_tag, custom_error_type="optimize_step",
-                  custom_error_message="each optimize entry is one key: prune, cluster or qat"),
+                  custom_error_message="each optimize entry is one key: prune, prune_channels, cluster or qat"),
 ]
 
 
@@ -421,6 +472,8 @@ class SearchSpec(Spec):
     latency_weight: float = Field(-0.07, ge=-2.0, le=0.0, description="w in the reward; MnasNet's "
                                   "soft constraint is -0.07, 0 ignores latency")
     epochs_per_trial: int = Field(1, ge=1)
+    time_budget_s: Optional[float] = Field(None, gt=0.0, description="no trial starts after this many "
+                                           "seconds of searching; null: run every trial")
     target: str = Field("host", description="benchmark target measured per trial (see `tflite-edge targets`)")
     threads: int = Field(1, ge=1)
     runs: int = Field(30, ge=1, le=100000)
@@ -479,6 +532,12 @@ class Recipe(Spec):
         if "cluster" in names and "prune" in names[names.index("cluster"):]:
             raise ValueError("optimize: 'prune' after 'cluster' would break the clusters; "
                              "put prune first (prune -> cluster -> qat)")
+        if "prune_channels" in names:
+            # the rebuild makes new layers: tfmot wrappers and masks from earlier steps would be lost
+            before = [n for n in names[:len(names) - names[::-1].index("prune_channels")] if n != "prune_channels"]
+            if before:
+                raise ValueError(f"optimize: 'prune_channels' after '{before[0]}' is not supported; put "
+                                 "prune_channels first (prune_channels -> prune -> cluster -> qat)")
         _check_task(self)
         _check_search(self)
         return self

@@ -110,13 +110,18 @@ def pareto_svg(points: list[dict], title: str) -> str:
     biggest = max(p["size_bytes"] for p in points) or 1
     with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "tflite-edge"}):
         fig, ax = plt.subplots(figsize=(9, 5.2))
+        placed = []
         for p in points:
+            # Near-identical points (float32 and float16 often are) get their labels stacked, not overprinted.
+            near = sum(1 for q in placed if abs(q["latency_ms"] - p["latency_ms"]) <= 0.03 * max(p["latency_ms"], 1e-9)
+                       and abs(q["quality"] - p["quality"]) <= 0.002)
+            placed.append(p)
             # Area proportional to bytes, with a floor so a tiny model stays visible.
             area = 40 + 1400 * p["size_bytes"] / biggest
             ax.scatter(p["latency_ms"], 100 * p["quality"], s=area, alpha=0.6, edgecolors="black", linewidths=0.6,
                        color=f"C{runs.index(p['run']) % 10}", marker=markers[configs.index(p["config"]) % len(markers)])
             ax.annotate(p["artifact"] if len(runs) == 1 else f"{p['run']}: {p['artifact']}",
-                        (p["latency_ms"], 100 * p["quality"]), fontsize=7, xytext=(5, 4),
+                        (p["latency_ms"], 100 * p["quality"]), fontsize=7, xytext=(5, 4 - 9 * near),
                         textcoords="offset points")
         front = pareto_front(points)
         ax.step([p["latency_ms"] for p in front], [100 * p["quality"] for p in front], where="post",
@@ -198,12 +203,14 @@ def _stages_table(rep: dict) -> str:
 
 def _run_section(label: str, rep: dict, heading: str = "h2") -> str:
     keras = rep.get("keras") or {}
+    key, quality = _quality(keras)
     passed = rep.get("passed")
     verdict = "" if passed is None else (f" &middot; gates: <span class={'pass' if passed else 'fail'}>"
                                          f"{'passed' if passed else 'FAILED'}</span>")
     sub = "h3" if heading == "h2" else "h4"
     return (f"<{heading}>{escape(label)}</{heading}>"
-            f"<p class=muted>Keras model: {_pct(keras.get('accuracy'))} on {escape(str(keras.get('test_samples', '-')))}"
+            f"<p class=muted>Keras model: {escape(key or 'quality')} {_pct(quality)} on "
+            f"{escape(str(keras.get('test_samples', '-')))}"
             f" test samples, {_fmt(keras.get('params'), ',')} parameters{verdict}</p>"
             f"<{sub}>Artifacts and targets</{sub}>{_artifact_table(rep)}"
             f"<{sub}>Quality gates</{sub}>{_gates_table(rep)}"
@@ -217,7 +224,7 @@ def _summary_table(runs: list[tuple[str, dict]]) -> str:
         fastest = min(pts, key=lambda p: p["latency_ms"]) if pts else None
         smallest = min(rep.get("artifacts") or [{}], key=lambda a: a.get("size_bytes") or float("inf"))
         total = sum(s.get("seconds", 0) for s in rep.get("stages") or [])
-        rows.append(f"<tr><td class=l>{escape(label)}</td><td>{_pct((rep.get('keras') or {}).get('accuracy'))}</td>"
+        rows.append(f"<tr><td class=l>{escape(label)}</td><td>{_pct(_quality(rep.get('keras') or {})[1])}</td>"
                     f"<td>{len(rep.get('artifacts') or [])}</td>"
                     f"<td class=l>{escape(str(smallest.get('name', '-')))} ({_fmt(smallest.get('size_bytes'), ',')} B)</td>"
                     f"<td class=l>{escape(fastest['artifact']) + ' (' + _fmt(fastest['latency_ms']) + ' ms)' if fastest else '-'}</td>"

@@ -135,10 +135,10 @@ def run_recipe(recipe: Recipe, run_dir: Path, from_stage: Optional[str] = None, 
     else:
         from .distribute import enable_determinism, make_strategy
 
+        # First, before anything touches TensorFlow: multi_worker must configure the runtime.
+        ctx.strategy = make_strategy(recipe.train.strategy) if "train" in todo else None
         if recipe.train.deterministic:
             enable_determinism()
-        # Before any stage touches TensorFlow: multi_worker must configure the runtime first.
-        ctx.strategy = make_strategy(recipe.train.strategy) if "train" in todo else None
     for stage in todo:
         module, func = STAGE_FUNCTIONS[stage].split(":")
         log(f"[{stage}]")

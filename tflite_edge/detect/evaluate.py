@@ -34,6 +34,7 @@ def tflite_detections(path, variant: str, det, split, input_spec, spec) -> list:
 
     interp, _ = make_interpreter(str(path), 2)
     inp = interp.get_input_details()[0]
+    # by signature name, not position: the converter reorders the outputs
     sig = interp._get_full_signature_list()["serving_default"]["outputs"]
     details = {d["index"]: d for d in interp.get_output_details()}
     outs = [details[sig[f"output_{k}"]] for k in range(len(sig))]  # in the order save_serving returns
@@ -43,8 +44,9 @@ def tflite_detections(path, variant: str, det, split, input_spec, spec) -> list:
             interp.set_tensor(inp["index"], quantize_input(image[None], inp))
             interp.invoke()
             vals = [_dequantize(interp.get_tensor(o["index"]), o)[0] for o in outs]
-            if variant == "raw":
-                found.append(detect(vals[0], vals[1], anchors, det.scales, spec))
+            if variant == "raw":  # the heads' outputs: score activation and decoding happen here
+                enc, scores = det.postprocess_inputs(vals[0][None], vals[1][None])
+                found.append(detect(np.asarray(enc)[0], np.asarray(scores)[0], anchors, det.scales, spec))
             else:
                 boxes, classes, scores, count = vals
                 n = int(count)

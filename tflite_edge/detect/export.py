@@ -1,6 +1,6 @@
 """Detector -> TFLite: the four-output model with TFLite_Detection_PostProcess (boxes, classes,
-scores, count: what Android and Coral apps expect) and a raw variant cut before it (encodings and
-scores; for the Edge TPU, decoded in Python).
+scores, count: what Android and Coral apps expect) and a raw variant cut before the score
+activation and the op (the heads' outputs; for the Edge TPU, decoded in Python).
 
 The postprocess op has no TensorFlow kernel: an empty tf.function whose `experimental_implements`
 names it is what the converter replaces with the custom op (STACK.md). Batch is fixed at 1.
@@ -43,8 +43,10 @@ def _postprocess_stub(spec, num_classes: int, scales):
 
 
 def save_serving(model, detector, spec, input_spec, num_classes: int, with_postprocess: bool, folder: str):
-    """A SavedModel with one signature, batch 1: image -> (boxes, classes, scores, count), or
-    -> (encodings, scores) for the raw variant. Signature outputs are output_0.. in that order."""
+    """A SavedModel with one signature, batch 1: image -> (boxes, classes, scores, count), or, for
+    the raw variant, the heads' own outputs (box encodings, class logits): cut before the score
+    activation too, since the Edge TPU maps SOFTMAX only on 1-D tensors. Signature outputs are
+    output_0.. in that order."""
     tf = compat.tf()
     anchors = detector.anchors().astype(np.float32)
     stub = _postprocess_stub(spec, num_classes, detector.scales) if with_postprocess else None
@@ -52,8 +54,10 @@ def save_serving(model, detector, spec, input_spec, num_classes: int, with_postp
     @tf.function(input_signature=[tf.TensorSpec([1, *input_spec.shape], tf.float32, name="image")])
     def serve(image):
         box, logits = model(image, training=False)
+        if stub is None:
+            return box, logits
         enc, scores = detector.postprocess_inputs(box, logits)
-        return (enc, scores) if stub is None else stub(enc, scores, tf.constant(anchors))
+        return stub(enc, scores, tf.constant(anchors))
 
     module = tf.Module()
     module.model = model

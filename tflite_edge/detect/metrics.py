@@ -4,8 +4,6 @@ from __future__ import annotations
 import contextlib
 import io
 
-import numpy as np
-
 
 def _xywh(box, h, w):
     y0, x0, y1, x1 = box

@@ -13,7 +13,7 @@ from .model import build_detector, detector_for
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
 # Signature outputs of each variant, in the order `save_serving` returns them.
 OUTPUTS = {"postprocess": ["detection_boxes", "detection_classes", "detection_scores", "num_detections"],
-           "raw": ["box_encodings", "class_scores"]}
+           "raw": ["box_encodings", "class_logits"]}
 
 
 def build(ctx) -> dict:
@@ -22,6 +22,9 @@ def build(ctx) -> dict:
     if size is None:
         raise UserInputError(f"model.input_size: required for dataset '{r.data.dataset}' (its images vary "
                              "in size); set e.g. model.input_size: 320")
+    if not any(len(b) for b in d.test.boxes):
+        raise UserInputError(f"data: the test split ({len(d.test)} image(s)) has no objects, so mAP is "
+                             "undefined; annotate more images or give a larger test set")
     if r.model.channels == 1:
         raise UserInputError("model.channels: detectors take RGB images; remove channels or set 3")
     spec = InputSpec(height=size, width=size, channels=3)
@@ -97,6 +100,7 @@ def _output_order(path, variant: str) -> list:
     from ..bench.host_worker import make_interpreter
 
     it, _ = make_interpreter(str(path), 1)
+    # no public call maps signature output names to tensor indices
     sig = it._get_full_signature_list()["serving_default"]["outputs"]
     by_index = {v: OUTPUTS[variant][int(k.split("_")[-1])] for k, v in sig.items()}
     return [by_index[o["index"]] for o in it.get_output_details()]
@@ -126,3 +130,32 @@ def convert(ctx) -> dict:
                 if fmt == "edgetpu" and not with_pp:  # the TPU graph is the raw one; the op runs on the CPU
                     artifacts += edgetpu_extras(ctx, art)
     return {"artifacts": artifacts}
+
+
+def steps_per_epoch(ctx) -> int:
+    """optimize.py's fine-tune length for detectors (schedules for pruning need it)."""
+    import math
+
+    n = math.ceil(len(_train_val(ctx)[0]) / ctx.recipe.data.batch_size)
+    return max(1, min(n, ctx.recipe.train.steps_per_epoch or n))
+
+
+def measure(ctx, model, name: str) -> dict:
+    """optimize.py's per-step measurement for detectors: COCO mAP instead of accuracy."""
+    from ..convert import gzip_size
+    from ..optimize import measure_weights
+    from .evaluate import keras_detections
+    from .export import convert_detector
+    from .metrics import coco_map
+
+    r, d, spec = ctx.recipe, ctx.dataset, ctx.input_spec
+    det = detector_for(r, spec, d.num_classes)
+    m = coco_map(d.test, keras_detections(model, det, d.test, spec, r.detector), d.num_classes)
+    data = convert_detector(model, det, r.detector, spec, d.num_classes, "float32", None, False)
+    return {"name": name, "accuracy": None, **m, **measure_weights(model), "size_bytes": len(data),
+            "gzip_bytes": gzip_size(data)}
+
+
+def score_text(m: dict) -> str:
+    return f"mAP@.5 {m['map50']:.4f}" if m.get("accuracy") is None and "map50" in m else \
+        f"accuracy {m['accuracy']:.4f}"
