@@ -46,13 +46,20 @@ def build_report(ctx) -> dict:
                           "tflite_unique_values": inside.get("unique_values_per_channel_max"),
                           "tflite_weights": inside,
                           "benchmark": bench.get(art["name"], {})})
-    gates = ev["gates"]
+    return report_envelope(ctx, "classification", {**ev["keras"], "params": ctx.outputs("build")["params"]},
+                           artifacts, ev["gates"])
+
+
+def report_envelope(ctx, task: str, keras: dict, artifacts: list, gates: list, **extra) -> dict:
+    """The report.json fields every task shares; `extra` (e.g. detection's data counts) follows keras."""
+    stages = ctx.manifest["stages"]
     return {
         "name": ctx.recipe.name,
-        "task": "classification",
-        "keras": {**ev["keras"], "params": ctx.outputs("build")["params"]},
+        "task": task,
+        "keras": keras,
+        **extra,
         "optimize": ctx.outputs("optimize").get("steps", []),
-        "stages": [{"name": n, "seconds": round(s["seconds"], 3)} for n, s in m.items() if s.get("done")],
+        "stages": [{"name": n, "seconds": round(s["seconds"], 3)} for n, s in stages.items() if s.get("done")],
         "gates": gates,
         "passed": all(g["passed"] for g in gates),
         "artifacts": artifacts,

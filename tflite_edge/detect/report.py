@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 def build_report(ctx) -> dict:
-    from ..report import _inside_tflite, _versions
+    from ..report import _inside_tflite, report_envelope
 
     m = ctx.manifest["stages"]
     ev = ctx.outputs("evaluate")
@@ -19,22 +19,11 @@ def build_report(ctx) -> dict:
                           "map50": s.get("map50"), "tflite_sparsity": inside.get("sparsity"),
                           "tflite_unique_values": inside.get("unique_values_per_channel_max"),
                           "tflite_weights": inside, "benchmark": bench.get(art["name"], {})})
-    gates = ev["gates"]
     build = ctx.outputs("build")
-    return {
-        "name": ctx.recipe.name,
-        "task": "detection",
-        "keras": {**ev["keras"], "params": build["params"]},
-        "data": {"train_images": build.get("train_images"), "test_images": build.get("test_images"),
-                 "annotation_fixes": ev.get("data_counts", {})},
-        "optimize": ctx.outputs("optimize").get("steps", []),
-        "stages": [{"name": n, "seconds": round(s["seconds"], 3)} for n, s in m.items() if s.get("done")],
-        "gates": gates,
-        "passed": all(g["passed"] for g in gates),
-        "artifacts": artifacts,
-        "recipe": ctx.recipe.model_dump(mode="json"),
-        "environment": _versions(),
-    }
+    data = {"train_images": build.get("train_images"), "test_images": build.get("test_images"),
+            "annotation_fixes": ev.get("data_counts", {})}
+    return report_envelope(ctx, "detection", {**ev["keras"], "params": build["params"]}, artifacts,
+                           ev["gates"], data=data)
 
 
 def _num(v) -> str:
