@@ -23,6 +23,13 @@ FORMATS = ("float32", "float16", "dynamic", "int8", "int8_io", "uint8_io", "int1
 STAGES = ("build", "train", "optimize", "convert", "evaluate", "benchmark", "report")
 
 
+def _registered(registry, name: str) -> str:
+    """`name` if the registry has it; otherwise the registry's did-you-mean message."""
+    if name not in registry:
+        raise ValueError(registry.unknown_message(name))
+    return name
+
+
 class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -148,9 +155,7 @@ class ModelSpec(Spec):
     def _known_model(cls, v: str) -> str:
         from .models import MODELS
 
-        if v not in MODELS:
-            raise ValueError(MODELS.unknown_message(v))
-        return v
+        return _registered(MODELS, v)
 
     @model_validator(mode="after")
     def _v2_only_fields(self):
@@ -194,9 +199,7 @@ class DetectorSpec(Spec):
     def _known_detector(cls, v: str) -> str:
         from .models.detection import DETECTORS
 
-        if v not in DETECTORS:
-            raise ValueError(DETECTORS.unknown_message(v))
-        return v
+        return _registered(DETECTORS, v)
 
     @model_validator(mode="after")
     def _fields_fit_detector(self):
@@ -432,9 +435,7 @@ class BenchmarkSpec(Spec):
         from .bench import TARGETS
 
         for t in v:
-            kind = t.split(":", 1)[0]
-            if kind not in TARGETS:
-                raise ValueError(TARGETS.unknown_message(kind))
+            _registered(TARGETS, t.split(":", 1)[0])
         return v
 
 
@@ -493,9 +494,7 @@ class SearchSpec(Spec):
     def _target(cls, v):
         from .bench import TARGETS
 
-        kind = v.split(":", 1)[0]
-        if kind not in TARGETS:
-            raise ValueError(TARGETS.unknown_message(kind))
+        kind = _registered(TARGETS, v.split(":", 1)[0])
         if kind == "coral":
             raise ValueError("coral would time trials that are not compiled for the Edge TPU (they run "
                              "on its host CPU); use host, android or ssh")

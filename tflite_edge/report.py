@@ -32,22 +32,27 @@ def build_report(ctx) -> dict:
     if ctx.recipe.task == "detection":
         from .detect.report import build_report as detection_report
         return detection_report(ctx)
-    m = ctx.manifest["stages"]
     ev = ctx.outputs("evaluate")
-    bench = ctx.outputs("benchmark")["by_artifact"] if "benchmark" in m else {}
+    artifacts = collect_artifacts(ctx, ev, lambda s: {"accuracy": s.get("accuracy"),
+                                                      "agreement_with_keras": s.get("agreement_with_keras")})
+    return report_envelope(ctx, "classification", {**ev["keras"], "params": ctx.outputs("build")["params"]},
+                           artifacts, ev["gates"])
+
+
+def collect_artifacts(ctx, ev: dict, task_scores) -> list:
+    """Every converted artifact with its task's scores (`task_scores(evaluate_entry) -> dict`), what
+    its .tflite holds (sparsity, distinct values) and its benchmark results."""
+    bench = ctx.outputs("benchmark")["by_artifact"] if "benchmark" in ctx.manifest["stages"] else {}
     scores = {a["name"]: a for a in ev["artifacts"]}
     artifacts = []
     for art in ctx.outputs("convert")["artifacts"]:
-        s = scores.get(art["name"], {})
         inside = _inside_tflite(ctx.path(art["path"]))
-        artifacts.append({**art, "accuracy": s.get("accuracy"),
-                          "agreement_with_keras": s.get("agreement_with_keras"),
+        artifacts.append({**art, **task_scores(scores.get(art["name"], {})),
                           "tflite_sparsity": inside.get("sparsity"),
                           "tflite_unique_values": inside.get("unique_values_per_channel_max"),
                           "tflite_weights": inside,
                           "benchmark": bench.get(art["name"], {})})
-    return report_envelope(ctx, "classification", {**ev["keras"], "params": ctx.outputs("build")["params"]},
-                           artifacts, ev["gates"])
+    return artifacts
 
 
 def report_envelope(ctx, task: str, keras: dict, artifacts: list, gates: list, **extra) -> dict:

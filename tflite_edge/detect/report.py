@@ -5,20 +5,11 @@ from __future__ import annotations
 
 
 def build_report(ctx) -> dict:
-    from ..report import _inside_tflite, report_envelope
+    from ..report import collect_artifacts, report_envelope
 
-    m = ctx.manifest["stages"]
     ev = ctx.outputs("evaluate")
-    bench = ctx.outputs("benchmark")["by_artifact"] if "benchmark" in m else {}
-    scores = {a["name"]: a for a in ev["artifacts"]}
-    artifacts = []
-    for art in ctx.outputs("convert")["artifacts"]:
-        s = scores.get(art["name"], {})
-        inside = _inside_tflite(ctx.path(art["path"]))
-        artifacts.append({**art, "accuracy": None, "agreement_with_keras": None, "map": s.get("map"),
-                          "map50": s.get("map50"), "tflite_sparsity": inside.get("sparsity"),
-                          "tflite_unique_values": inside.get("unique_values_per_channel_max"),
-                          "tflite_weights": inside, "benchmark": bench.get(art["name"], {})})
+    artifacts = collect_artifacts(ctx, ev, lambda s: {"accuracy": None, "agreement_with_keras": None,
+                                                      "map": s.get("map"), "map50": s.get("map50")})
     build = ctx.outputs("build")
     data = {"train_images": build.get("train_images"), "test_images": build.get("test_images"),
             "annotation_fixes": ev.get("data_counts", {})}
