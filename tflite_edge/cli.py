@@ -150,7 +150,7 @@ def cmd_bench(args) -> int:
             except EdgeError as e:  # one target failing does not stop the others
                 failed.add(e.exit_code)
                 results.append({"model": model, "target": target, "error": str(e)})
-                print(f"error: {e}", file=sys.stderr)
+                print(f"error: {one_line(e)}", file=sys.stderr)
     if args.json:
         print(json.dumps(results if len(results) != 1 else results[0], indent=2))
     else:
@@ -230,6 +230,16 @@ def _register_commands(sub) -> None:
     edgetpu.register(sub)
 
 
+def one_line(text: str) -> str:
+    """An error message as one terminal line: line breaks and control characters escaped.
+
+    A recipe value may hold any character (YAML allows \x1e, \u2028 ...); echoed raw, those
+    split the message over lines or garble the terminal.
+    """
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+                   for c in str(text))
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "target", "unset") is None:
@@ -237,7 +247,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except EdgeError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
@@ -245,7 +255,7 @@ def main(argv=None) -> int:
     except Exception as e:  # a bug of ours: one line, the traceback on request
         if os.environ.get("TFLITE_EDGE_DEBUG"):
             raise
-        print(f"internal error: {type(e).__name__}: {e} (set TFLITE_EDGE_DEBUG=1 for the traceback)",
+        print(f"internal error: {type(e).__name__}: {one_line(e)} (set TFLITE_EDGE_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return 1
 

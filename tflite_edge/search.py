@@ -581,10 +581,12 @@ def main(argv=None) -> int:
     w.add_argument("run_dir", type=Path, help="the chief's run directory (--out of its run)")
     w.add_argument("--connect-timeout", type=float, default=120.0, help="seconds to wait for the chief")
     args = parser.parse_args(argv)
+    from .cli import one_line
+
     try:
         run_worker(args.run_dir, args.connect_timeout)
     except EdgeError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return e.exit_code
     return 0
 
