@@ -13,7 +13,8 @@ softmax(z / T) for any logits z of p). Teacher weights w_i are normalised to sum
 Teachers given as `model:` are trained in the run first (plain cross-entropy) and saved as
 checkpoints/teacher_N.keras with a .json beside it; a rerun reuses them while that JSON matches.
 Teachers given as `path:` are loaded in safe mode (Lambda layers refused unless `trust_lambda`).
-Every teacher is checked before any training starts.
+Every teacher is checked before any training starts. Detectors: detect/distill.py (same teachers,
+its own checks, training and loss).
 
 >>> history = fit_distilled(ctx, student, train_ds, val_ds, epochs=2, learning_rate=1e-3,
 ...                         callbacks=[])                           # doctest: +SKIP
@@ -70,7 +71,8 @@ def logits_tensor(model):
 
 def _meta_for(ctx, source) -> dict:
     r = ctx.recipe
-    return {"model": source.model.model_dump(mode="json"), "epochs": source.epochs or r.train.epochs,
+    epochs = r.train.epochs if source.epochs is None else source.epochs  # 0 is a valid choice
+    return {"model": source.model.model_dump(mode="json"), "epochs": epochs,
             "seed": r.seed, "data": r.data.model_dump(mode="json"),
             "train": r.train.model_dump(mode="json", exclude={"early_stopping", "tensorboard"})}
 
@@ -87,7 +89,7 @@ def _check_teacher(model, where: str, ctx, num_classes: int):
                              "give a teacher trained on the same classes")
 
 
-def _load_path_teacher(ctx, i: int, source, num_classes: int):
+def _load_path_teacher(ctx, i: int, source, num_classes: int, check=_check_teacher):
     from .convert import load_keras_model
 
     where = f"teacher.sources[{i}].path"
@@ -99,7 +101,7 @@ def _load_path_teacher(ctx, i: int, source, num_classes: int):
             msg = (f"{source.path}: contains a Lambda layer (arbitrary code); refused. Set "
                    f"teacher.sources[{i}].trust_lambda: true only if you trust the file")
         raise UserInputError(f"{where}: {msg}") from None
-    _check_teacher(model, where, ctx, num_classes)
+    check(model, where, ctx, num_classes)
     return model
 
 
@@ -137,14 +139,17 @@ def teachers(ctx) -> List[tuple]:
         return _TEACHERS[ctx]
     spec = ctx.recipe.teacher
     num_classes = ctx.dataset.num_classes
+    load, train = _load_path_teacher, _train_teacher
+    if ctx.recipe.task == "detection":
+        from .detect.distill import load_path_teacher as load, train_teacher as train
     loaded = {}
     for i, src in enumerate(spec.sources):
         if src.path is not None:
-            loaded[i] = _load_path_teacher(ctx, i, src, num_classes)
+            loaded[i] = load(ctx, i, src, num_classes)
     _check_hints(ctx, loaded)
     for i, src in enumerate(spec.sources):
         if src.model is not None:
-            loaded[i] = _train_teacher(ctx, i, src, num_classes)
+            loaded[i] = train(ctx, i, src, num_classes)
     total = sum(s.weight for s in spec.sources)
     out = []
     for i, src in enumerate(spec.sources):

@@ -174,6 +174,7 @@ _V2_ONLY = ("depth_multiplier", "kernel_sizes", "expansions")
 _SSD_ONLY = ("min_scale", "max_scale", "aspect_ratios", "neg_pos_ratio")
 _YOLO_ONLY = ("anchors",)
 _YOLO_DEFAULT_MAPS = ("stride_16", "stride_32")  # models/detection/yolo.py TinyYolo.default_feature_maps
+_SSD_DEFAULT_MAPS = ("stride_8", "stride_16", "stride_32")  # models/detection/ssd.py SsdLite.default_feature_maps
 
 
 class DetectorSpec(Spec):
@@ -233,6 +234,9 @@ class TeacherSource(Spec):
 
     model: Optional[ModelSpec] = None
     path: Optional[str] = None
+    detector: Optional[DetectorSpec] = Field(None, description="task: detection, with `model`: the "
+                                             "teacher's head (same anchors as the student's); null: the "
+                                             "student's detector")
     epochs: Optional[int] = Field(None, ge=0, description="for `model`: null uses train.epochs")
     weight: float = Field(1.0, gt=0.0)
     trust_lambda: bool = Field(False, description="allow Lambda layers (they run arbitrary code)")
@@ -250,6 +254,8 @@ class TeacherSpec(Spec):
     alpha: float = Field(0.1, ge=0.0, description="weight of the hard-label loss")
     beta: float = Field(0.9, ge=0.0, description="weight of the soft-target loss (times T^2)")
     hints: List[HintSpec] = []
+    box_weight: float = Field(1.0, ge=0.0, le=100.0, description="task: detection: weight of the box "
+                              "regression term (smooth L1 to the teacher's boxes, where it sees objects)")
 
 
 # ---------------------------------------------------------------- train
@@ -321,6 +327,10 @@ class PruneChannelsSpec(Spec):
                                                "the global ratio is found by bisection")
     target_latency_ratio: Optional[float] = Field(None, gt=0.0, lt=1.0, description="int8 host latency "
                                                   "after / before (1 thread), measured per probe")
+    allocation: Literal["uniform", "latency"] = Field(
+        "uniform", description="with target_macs_ratio: uniform = one ratio in every layer; latency = "
+        "prune hardest where a removed MAC saves the most measured int8 time (one probe per feature-map size)")
+    max_ratio: float = Field(0.75, gt=0.0, lt=1.0, description="allocation latency: the most any layer loses")
     round_to: int = Field(8, ge=1, le=64, description="kept channels are a multiple of this (XNNPACK: 8)")
     measure_latency: bool = Field(True, description="time int8 host latency before and after")
     epochs: int = Field(2, ge=0)
@@ -343,6 +353,9 @@ class PruneChannelsSpec(Spec):
         if len(given) != 1:
             raise ValueError(f"give exactly one of {', '.join(_PRUNE_AMOUNTS)} (got "
                              f"{', '.join(given) or 'none'}), e.g. target_macs_ratio: 0.5")
+        if self.allocation == "latency" and self.target_macs_ratio is None:
+            raise ValueError("allocation: latency needs target_macs_ratio (it shares out a MACs budget); "
+                             "set target_macs_ratio or allocation: uniform")
         return self
 
 
@@ -573,6 +586,12 @@ def _check_task(r: "Recipe") -> None:
             raise ValueError("detector: only for task: detection; remove it or set task: detection")
         if r.evaluate.min_keras_map50 is not None or r.evaluate.max_map50_drop is not None:
             raise ValueError("evaluate: map50 gates are for task: detection; use the accuracy gates")
+        if r.teacher is not None:
+            if r.teacher.box_weight != TeacherSpec.model_fields["box_weight"].default:
+                raise ValueError("teacher.box_weight: only for task: detection; remove it")
+            for i, src in enumerate(r.teacher.sources):
+                if src.detector is not None:
+                    raise ValueError(f"teacher.sources[{i}].detector: only for task: detection; remove it")
         return
     if not detection_data:
         raise ValueError(f"data.dataset: '{r.data.dataset}' has no boxes; task: detection needs one of "
@@ -580,7 +599,7 @@ def _check_task(r: "Recipe") -> None:
     if r.detector is None:
         raise ValueError("detector: required for task: detection, e.g. detector: {name: ssdlite}")
     if r.teacher is not None:
-        raise ValueError("teacher: distillation is not supported for detection yet; remove teacher:")
+        _check_detection_teacher(r)
     bad = [f for f in r.convert.formats if f not in _DETECTION_FORMATS]
     if bad:
         raise ValueError(f"convert.formats: {bad[0]} is not supported for detection; allowed: "
@@ -590,6 +609,61 @@ def _check_task(r: "Recipe") -> None:
             or e.min_agreement is not None:
         raise ValueError("evaluate: accuracy/agreement gates are for classification; for detection use "
                          "min_keras_map50 and max_map50_drop")
+
+
+def _anchor_layout(d: DetectorSpec, size: Optional[int]) -> tuple:
+    """(what fixes the anchors, anchor count or None while the input size is unknown); no TensorFlow."""
+    from .models.detection.base import grid_size
+    from .models.detection.yolo import DEFAULT_ANCHORS
+
+    if d.name == "ssdlite":
+        maps = tuple(d.feature_maps or _SSD_DEFAULT_MAPS)
+        per_cell = {f: len(d.aspect_ratios) + 1 for f in maps}
+        key = {"feature_maps": list(maps), "min_scale": d.min_scale, "max_scale": d.max_scale,
+               "aspect_ratios": list(d.aspect_ratios)}
+    else:
+        maps = tuple(d.feature_maps or _YOLO_DEFAULT_MAPS)
+        priors = {f: [list(p) for p in (d.anchors or {}).get(f, DEFAULT_ANCHORS.get(f, [[0.2, 0.2]]))]
+                  for f in maps}
+        per_cell = {f: len(p) for f, p in priors.items()}
+        key = {"feature_maps": list(maps), "anchors": priors}
+    count = sum(grid_size(size, f) ** 2 * per_cell[f] for f in maps) if size else None
+    return key, count
+
+
+def _check_detection_teacher(r: "Recipe") -> None:
+    """In-run teachers must give the student's raw output layout (distillation compares outputs anchor
+    by anchor); file teachers are checked when loaded (distill.py)."""
+    if r.teacher.hints:
+        raise ValueError("teacher.hints: not supported for task: detection; remove hints")
+    size = r.model.input_size or getattr(r.data, "image_size", None)
+    s_key, s_count = _anchor_layout(r.detector, size)
+    for i, src in enumerate(r.teacher.sources):
+        where = f"teacher.sources[{i}]"
+        if src.path is not None:
+            if src.detector is not None:
+                raise ValueError(f"{where}.detector: a saved teacher brings its own head; remove detector "
+                                 "(give it with `model` to train a teacher in the run)")
+            continue
+        det = src.detector or r.detector
+        if det.name != r.detector.name:
+            raise ValueError(f"{where}.detector: a '{det.name}' teacher cannot teach a '{r.detector.name}' "
+                             f"student (their outputs mean different things); give the teacher detector name "
+                             f"'{r.detector.name}'")
+        if src.model.channels == 1:
+            raise ValueError(f"{where}.model.channels: detectors take RGB images; remove channels or set 3")
+        t_size = src.model.input_size or size
+        if t_size != size:
+            raise ValueError(f"{where}.model.input_size: the teacher takes {t_size} px, the student {size} px; "
+                             "remove it (the teacher uses the student's input size)")
+        t_key, t_count = _anchor_layout(det, size)
+        if t_key != s_key:
+            diff = [k for k in s_key if t_key.get(k) != s_key[k]]
+            shapes = f"box_encodings (B, {t_count}, 4) vs (B, {s_count}, 4); " if t_count and s_count else ""
+            raise ValueError(f"{where}.detector: the teacher's anchors differ from the student's "
+                             f"({shapes}{diff[0]} {_short(t_key[diff[0]])} vs {_short(s_key[diff[0]])}); "
+                             "distillation compares outputs anchor by anchor: give the teacher the student's "
+                             "feature_maps, scales, aspect_ratios/anchors and input size")
 
 
 # ---------------------------------------------------------------- loading

@@ -1,6 +1,7 @@
 """Detection report: the same report.json shape as classification (so latency plots, HTML and
 tooling keep working), with `keras.map`/`keras.map50`, per-artifact `map`/`map50`, the output
-order apps must read, and the counts of repaired or skipped annotations."""
+order apps must read, the counts of repaired or skipped annotations, and with a teacher the
+distillation settings and each teacher's mAP (`distillation`)."""
 from __future__ import annotations
 
 
@@ -13,8 +14,12 @@ def build_report(ctx) -> dict:
     build = ctx.outputs("build")
     data = {"train_images": build.get("train_images"), "test_images": build.get("test_images"),
             "annotation_fixes": ev.get("data_counts", {})}
+    extra = {"data": data}
+    distillation = ctx.outputs("train").get("distillation")
+    if distillation is not None:
+        extra["distillation"] = distillation
     return report_envelope(ctx, "detection", {**ev["keras"], "params": build["params"]}, artifacts,
-                           ev["gates"], data=data)
+                           ev["gates"], **extra)
 
 
 def _num(v) -> str:
@@ -28,6 +33,16 @@ def render_markdown(rep: dict) -> str:
     lines = [f"# tflite-edge report: {rep['name']} (detection)", "",
              f"Keras model: COCO mAP@[.5:.95] {_num(k['map'])}, mAP@.5 {_num(k['map50'])} on "
              f"{k['test_samples']} test images, {k['params']:,} parameters.", ""]
+    kd = rep.get("distillation")
+    if kd:
+        lines += [f"Distilled (T {kd['temperature']:g}, alpha {kd['alpha']:g}, beta {kd['beta']:g}, "
+                  f"box_weight {kd['box_weight']:g}) from:", ""]
+        for t in kd["teachers"]:
+            what = (f"{t['model']} (width {t['width']:g}) {t['detector']}, trained in the run for {t['epochs']} "
+                    "epochs" if t["source"] == "trained_in_run" else f"{t['path']} ({t['model']})")
+            lines.append(f"- teacher {t['index']}: {what}, weight {t['weight']:.2f}, {t['params']:,} parameters: "
+                         f"mAP {_num(t['map'])}, mAP@.5 {_num(t['map50'])}")
+        lines.append("")
     fixes = rep["data"]["annotation_fixes"]
     if fixes:
         lines += ["Annotations repaired or skipped: " + ", ".join(f"{n} {c}" for n, c in sorted(fixes.items())), ""]

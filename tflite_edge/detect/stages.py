@@ -49,13 +49,14 @@ def _train_val(ctx):
     return seeded_split(split, frac, ctx.recipe.seed)
 
 
-def fit(ctx, model, epochs: int, learning_rate: float, label: str, extra_callbacks=()) -> dict:
-    """train.fit_model for detectors: the detector's losses on box-aware augmented batches."""
+def fit(ctx, model, epochs: int, learning_rate: float, label: str, extra_callbacks=(), recipe=None) -> dict:
+    """train.fit_model for detectors: the detector's losses on box-aware augmented batches, distilled
+    when the recipe has a teacher. `recipe` (default: the run's) is how teachers are trained."""
     from ..progress import epoch_progress
     from ..train import _optimizer
     from .pipeline import batches
 
-    keras, r = compat.keras(), ctx.recipe
+    keras, r = compat.keras(), recipe or ctx.recipe
     t = r.train
     if epochs <= 0:
         return {}
@@ -71,8 +72,11 @@ def fit(ctx, model, epochs: int, learning_rate: float, label: str, extra_callbac
     if t.early_stopping and val_seq is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=t.early_stopping.patience,
                                                        restore_best_weights=True))
-    model.compile(optimizer=_optimizer(t.optimizer, learning_rate, t.schedule, epochs * len(train_seq)),
-                  loss=det.losses())
+    optimizer = _optimizer(t.optimizer, learning_rate, t.schedule, epochs * len(train_seq))
+    if r.teacher is not None:
+        from .distill import fit_distilled
+        return fit_distilled(ctx, model, det, train_seq, val_seq, epochs, optimizer, callbacks)
+    model.compile(optimizer=optimizer, loss=det.losses())
     hist = model.fit(train_seq, validation_data=val_seq, epochs=epochs, callbacks=callbacks, verbose=0)
     return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
