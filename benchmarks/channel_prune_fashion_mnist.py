@@ -1,11 +1,13 @@
 """Channel pruning vs tfmot unstructured pruning: MobileNetV2 1.0 (stem stride 1) on Fashion-MNIST.
 
     python benchmarks/channel_prune_fashion_mnist.py [--out runs/bench_channel_prune] [--fresh]
-                                                     [--train-samples 6000] [--epochs 3]
+                                                     [--train-samples 30000] [--epochs 6]
+                                                     [--allocation latency|uniform]
 
 One model is trained once; from it, in the same script:
   baseline  - no optimization, int8 (post-training)
-  channels  - prune_channels to 50% of the MACs, fine-tuned (distilled from the unpruned model), int8
+  channels  - prune_channels to 50% of the MACs (by default shared out by measured latency per
+              feature-map size), fine-tuned (distilled from the unpruned model), int8
   tfmot     - tfmot prune_low_magnitude 50% (unstructured), fine-tuned, int8
 The three int8 files are then timed interleaved (1 thread, ai_edge_litert, a fresh process per
 measurement, several rounds), so a busy host slows all three alike and the ratios stay fair.
@@ -48,10 +50,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench_channel_prune"))
     ap.add_argument("--fresh", action="store_true")
-    ap.add_argument("--train-samples", type=int, default=6000)
-    ap.add_argument("--test-samples", type=int, default=2000)
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--fine-tune-epochs", type=int, default=2)
+    ap.add_argument("--train-samples", type=int, default=30000)
+    ap.add_argument("--test-samples", type=int, default=10000)
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--fine-tune-epochs", type=int, default=3)
+    ap.add_argument("--allocation", choices=["uniform", "latency"], default="latency")
+    ap.add_argument("--max-ratio", type=float, default=0.75)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     from tflite_edge.bench.host import benchmark_host
@@ -63,7 +67,8 @@ def main():
         shutil.rmtree(base, ignore_errors=True)
     ft = args.fine_tune_epochs
     variants = {
-        "channels": [{"prune_channels": {"target_macs_ratio": 0.5, "criterion": "l1", "epochs": ft,
+        "channels": [{"prune_channels": {"target_macs_ratio": 0.5, "allocation": args.allocation,
+                                         "max_ratio": args.max_ratio, "criterion": "l1", "epochs": ft,
                                          "learning_rate": 0.0005, "distill_from_unpruned": True}}],
         "baseline": [],
         "tfmot": [{"prune": {"sparsity": 0.5, "epochs": ft, "learning_rate": 0.0005}}],
@@ -98,7 +103,8 @@ def main():
     res = {
         "model": "mobilenet_v2 width 1.0, stem_stride 1, 28x28x1", "args": vars(args),
         "trained_keras_accuracy": trained_acc,
-        "channels": {k: step.get(k) for k in ("chosen_ratio", "macs_before", "macs_after", "macs_ratio",
+        "channels": {k: step.get(k) for k in ("allocation", "latency_search", "chosen_ratio", "macs_before",
+                                               "macs_after", "macs_ratio",
                                                "params_before", "params_after", "accuracy_before",
                                                "accuracy_pruned_before_fine_tune", "accuracy",
                                                "int8_latency_ms_p50_before", "int8_latency_ms_p50_after",
@@ -124,7 +130,8 @@ def main():
         f"{args.epochs} epochs, fine-tune {ft} epochs",
         f"host load (1/5/15 min): {json.dumps(load)}",
         f"trained Keras accuracy           {100 * trained_acc:.2f}%",
-        f"prune_channels (ratio {c['chosen_ratio']}): MACs {c['macs_before']:,} -> {c['macs_after']:,} "
+        f"prune_channels ({c.get('allocation') or 'uniform'} allocation, ratio "
+        f"{c.get('chosen_ratio') or 'per layer'}): MACs {c['macs_before']:,} -> {c['macs_after']:,} "
         f"({c['macs_ratio']:.3f}), params {c['params_before']:,} -> {c['params_after']:,}",
         f"  accuracy pruned before fine-tune {100 * c['accuracy_pruned_before_fine_tune']:.2f}%, after "
         f"{100 * c['accuracy']:.2f}% (drop {res['keras_accuracy_drop_points_channels']:.2f} pt)",

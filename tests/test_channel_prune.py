@@ -115,6 +115,35 @@ def test_per_layer_ratios_and_macs_target():
     assert cp.planned_macs(model, g, plan) <= 0.5 * cp.count_macs(model)
 
 
+def test_latency_allocation_spends_the_macs_budget_where_time_goes(monkeypatch):
+    """With a cost model where large feature maps cost 4x per channel, the latency allocation prunes
+    the large maps to max_ratio first, meets the MACs target, and beats a uniform ratio's time."""
+    from tflite_edge import channel_prune as cp
+
+    model = _classifier("mobilenet_v2", size=32)
+
+    def fake_ms(m, calibration, threads=1, runs=50, warmup=5):  # no conversion: a stand-in timer
+        total = 0.0
+        for layer in m.layers:
+            if type(layer).__name__ in ("Conv2D", "DepthwiseConv2D"):
+                h = layer.output_shape[1]
+                total += layer.output_shape[3] * h * h * (4.0 if h >= 16 else 1.0)
+        return total / 1e4
+
+    monkeypatch.setattr(cp, "int8_latency_ms", fake_ms)
+    g = cp.analyse(model)
+    ratios, search = cp.ratios_by_latency(model, g, 0.5, calibration=None, max_ratio=0.7)
+    pruned = cp.apply_plan(model, g, cp.plan_channels(model, g, ratios))
+    assert cp.count_macs(pruned) <= 0.5 * cp.count_macs(model)
+    probes = sorted(search["probes"], key=lambda p: -p["efficiency"])
+    assert probes[0]["feature_map"] >= 16 and probes[0]["ratio"] == 0.7
+    uniform = cp.apply_plan(model, g, cp.plan_channels(model, g, cp.group_ratios(g, cp.ratio_for_macs(model, g, 0.5),
+                                                                                clamp=True)))
+    assert fake_ms(pruned, None) < fake_ms(uniform, None)
+    with pytest.raises(UserInputError, match="out of reach with max_ratio 0.1"):
+        cp.ratios_by_latency(model, g, 0.2, calibration=None, max_ratio=0.1)
+
+
 def test_ratio_removing_every_channel_names_the_layer():
     from tflite_edge import channel_prune as cp
 
@@ -160,6 +189,8 @@ def test_recipe_rules():
         validate_dict(_recipe_dict())
     with pytest.raises(UserInputError, match="not a valid regular expression"):
         validate_dict(_recipe_dict(ratios={"(": 0.5}))
+    with pytest.raises(UserInputError, match="allocation: latency needs target_macs_ratio"):
+        validate_dict(_recipe_dict(ratio=0.5, allocation="latency"))
     d = _recipe_dict(ratio=0.5)
     d["optimize"].insert(0, {"prune": {"sparsity": 0.5}})
     with pytest.raises(UserInputError, match="'prune_channels' after 'prune'.*put prune_channels first"):
@@ -175,15 +206,21 @@ def test_bad_layer_fails_at_build_before_training(tmp_path):
     with pytest.raises(UserInputError, match=r"optimize\[0\].prune_channels.ratios: 'conv9' matches no"):
         run_recipe(recipe, tmp_path / "run", log=lambda *a: None)
     assert not (tmp_path / "run" / "checkpoints" / "trained.keras").exists()
+    recipe = validate_dict(_recipe_dict(target_macs_ratio=0.5, allocation="latency", max_ratio=0.5))
+    with pytest.raises(UserInputError, match=r"target_macs_ratio: 0.5 is out of reach with max_ratio 0.5"):
+        run_recipe(recipe, tmp_path / "run2", log=lambda *a: None)
+    assert not (tmp_path / "run2" / "checkpoints" / "trained.keras").exists()
 
 
 def test_stage_prunes_fine_tunes_and_reports(tmp_path):
     from tflite_edge.run import run_recipe
 
-    recipe = validate_dict(_recipe_dict(ratio=0.5, distill_from_unpruned=True))
+    recipe = validate_dict(_recipe_dict(target_macs_ratio=0.85, allocation="latency", distill_from_unpruned=True))
     rep = run_recipe(recipe, tmp_path / "run", log=lambda *a: None)
     step = rep["optimize"][0]
     assert step["name"] == "prune_channels" and step["distilled_from_unpruned"] is True
+    assert step["allocation"] == "latency" and step["macs_ratio"] <= 0.85
+    assert step["latency_search"]["probes"] and step["int8_latency_ms_p50_after"] > 0  # real probes, timed
     assert step["macs_after"] < step["macs_before"] and step["params_after"] < step["params_before"]
     assert 0.0 <= step["accuracy_pruned_before_fine_tune"] <= 1.0
     assert rep["artifacts"][0]["size_bytes"] > 0

@@ -505,6 +505,72 @@ def ratio_for_latency(model, g: ChannelGraph, target: float, calibration, criter
     return round(hi, 4), {"baseline_latency_ms_p50": base, "probes": probes}
 
 
+def resolution_buckets(model, g: ChannelGraph) -> Dict[int, List[int]]:
+    """Prunable groups keyed by the spatial size (height) of their producer's output; Dense: 1."""
+    out: Dict[int, List[int]] = {}
+    for root, grp in g.prunable().items():
+        shape = _functional(model).get_layer(grp["producers"][0]).output_shape
+        out.setdefault(int(shape[1]) if len(shape) == 4 else 1, []).append(root)
+    return dict(sorted(out.items(), reverse=True))
+
+
+def ratios_by_latency(model, g: ChannelGraph, target: float, calibration, criterion: str = "l1",
+                      round_to: int = 8, max_ratio: float = 0.75, probe_ratio: float = 0.5,
+                      threads: int = 1, runs: int = 50, warmup: int = 5, where: str = "prune_channels",
+                      log=None):
+    """Per-group ratios meeting `target` MACs that remove the MACs which cost the most time.
+
+    A MAC is not a fixed amount of time: on XNNPACK int8 a depthwise conv on a large feature map is
+    memory-bound and slower per MAC than a 1x1 conv on a small one. So the groups are bucketed by
+    feature-map size, each bucket is probed once (pruned alone at `probe_ratio`, converted, timed)
+    for its latency saved per MAC removed, and the buckets are then pruned greedily, most efficient
+    first, each up to `max_ratio`; the last one by bisection on (analytic) MACs.
+    Returns ({group root: ratio}, measurements)."""
+    base_macs = count_macs(model)
+    base_ms = int8_latency_ms(model, calibration, threads, runs, warmup)
+    bench = {"threads": threads, "runs": runs, "warmup": warmup}
+
+    def clamped(roots, r):
+        return {root: min(r, 1.0 - 1.0 / g.prunable()[root]["size"]) for root in roots}
+
+    def macs_ratio(by_group):
+        return planned_macs(model, g, plan_channels(model, g, by_group, criterion, round_to)) / base_macs
+
+    probes = []
+    for size, roots in resolution_buckets(model, g).items():
+        plan = plan_channels(model, g, clamped(roots, min(probe_ratio, max_ratio)), criterion, round_to)
+        saved_macs = 1.0 - planned_macs(model, g, plan) / base_macs
+        if saved_macs <= 0:
+            continue
+        ms = int8_latency_ms(apply_plan(model, g, plan), calibration, **bench)
+        saved_ms = 1.0 - ms / base_ms
+        probes.append({"feature_map": size, "groups": len(roots), "macs_saved": round(saved_macs, 4),
+                       "latency_saved": round(saved_ms, 4), "efficiency": round(saved_ms / saved_macs, 3),
+                       "roots": roots})
+        if log:
+            log(f"    {size}x{size} maps ({len(roots)} groups): {saved_macs:.3f} of the MACs saves "
+                f"{saved_ms:.3f} of {base_ms:.3f} ms (x{saved_ms / saved_macs:.2f})")
+    ratios: Dict[int, float] = {}
+    for probe in sorted(probes, key=lambda p: -p["efficiency"]):
+        full = {**ratios, **clamped(probe["roots"], max_ratio)}
+        if macs_ratio(full) > target:
+            ratios, probe["ratio"] = full, max_ratio
+            continue
+        lo, hi = 0.0, max_ratio
+        for _ in range(12):
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if macs_ratio({**ratios, **clamped(probe["roots"], mid)}) <= target else (mid, hi)
+        ratios.update(clamped(probe["roots"], hi))
+        probe["ratio"] = round(hi, 4)
+        break
+    else:
+        raise UserInputError(f"{where}.target_macs_ratio: {target} is out of reach with max_ratio {max_ratio} "
+                             f"(it leaves {macs_ratio(ratios):.3f} of the MACs); raise max_ratio or the target")
+    for p in probes:
+        p.pop("roots")
+    return ratios, {"baseline_latency_ms_p50": base_ms, "probes": probes}
+
+
 # ---------------------------------------------------------------- recipe integration
 def check_model(model, spec, where: str = "prune_channels", task: str = "classification") -> None:
     """Fail fast (at build, before training) on what the pruner will refuse later."""
@@ -513,9 +579,22 @@ def check_model(model, spec, where: str = "prune_channels", task: str = "classif
         raise UserInputError(f"{where}.distill_from_unpruned: classification only; set it to false")
     if spec.ratio is not None or spec.ratios is not None:
         plan_channels(model, g, group_ratios(g, spec.ratio, spec.ratios, where), spec.criterion, spec.round_to)
-    elif not g.prunable():
+        return
+    if not g.prunable():
         raise UserInputError(f"{where}: no prunable channel in this model (every channel feeds an input, "
                              "output or reshape)")
+    if spec.target_macs_ratio is None:
+        return
+    if spec.allocation == "latency":  # the MACs side of the allocation is analytic: check it now
+        plan = plan_channels(model, g, {root: min(spec.max_ratio, 1.0 - 1.0 / grp["size"])
+                                        for root, grp in g.prunable().items()}, spec.criterion, spec.round_to)
+        left = planned_macs(model, g, plan) / count_macs(model)
+        if left > spec.target_macs_ratio:
+            raise UserInputError(f"{where}.target_macs_ratio: {spec.target_macs_ratio} is out of reach with "
+                                 f"max_ratio {spec.max_ratio} (it leaves {left:.3f} of the MACs); raise max_ratio "
+                                 "or the target")
+    else:
+        ratio_for_macs(model, g, spec.target_macs_ratio, spec.criterion, spec.round_to, where)
 
 
 def check_recipe(recipe, model) -> None:
@@ -570,7 +649,7 @@ def optimize_step(ctx, model, spec, where: str, index: int, history):
     t0 = time.monotonic()
     g = analyse(model)
     info: dict = {"criterion": spec.criterion}
-    measure = spec.target_latency_ratio is not None or spec.measure_latency
+    measure = spec.target_latency_ratio is not None or spec.allocation == "latency" or spec.measure_latency
     calibration = None
     if measure:
         from .convert import calibration_images
@@ -582,14 +661,20 @@ def optimize_step(ctx, model, spec, where: str, index: int, history):
         by_group = group_ratios(g, None, spec.ratios, where)
     else:
         ratio = spec.ratio
-        if spec.target_macs_ratio is not None:
+        if spec.target_macs_ratio is not None and spec.allocation == "latency":
+            by_group, search = ratios_by_latency(model, g, spec.target_macs_ratio, calibration, spec.criterion,
+                                                 spec.round_to, spec.max_ratio, where=where, log=ctx.log,
+                                                 **bench)
+            info.update({"allocation": "latency", "latency_search": search})
+        elif spec.target_macs_ratio is not None:
             ratio = ratio_for_macs(model, g, spec.target_macs_ratio, spec.criterion, spec.round_to, where)
             info["chosen_ratio"] = ratio
         elif spec.target_latency_ratio is not None:
             ratio, search = ratio_for_latency(model, g, spec.target_latency_ratio, calibration, spec.criterion,
                                               spec.round_to, where=where, log=ctx.log, **bench)
             info.update({"chosen_ratio": ratio, "latency_search": search})
-        by_group = group_ratios(g, ratio, None, where, clamp=ratio != spec.ratio)
+        if "allocation" not in info:
+            by_group = group_ratios(g, ratio, None, where, clamp=ratio != spec.ratio)
     plan = plan_channels(model, g, by_group, spec.criterion, spec.round_to)
     pruned = apply_plan(model, g, plan)
     info.update(_size_report(model, pruned, plan))
