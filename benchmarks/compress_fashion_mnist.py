@@ -2,6 +2,7 @@
 a QAT-only int8 and a post-training int8, all from the same trained (distilled) model.
 
     python benchmarks/compress_fashion_mnist.py [--out runs/bench_compress] [--set KEY=VALUE ...]
+                                                [--qat-lrs 0.0002 0.00005]
 
 Writes benchmarks/results/compress_fashion_mnist.json (and .txt). Rerunnable: each variant copies
 the trained run directory and reruns from `optimize`, so the model is trained once.
@@ -15,6 +16,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "fashion_mnist_compress.yaml"
@@ -57,6 +60,8 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench_compress"))
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--fresh", action="store_true", help="delete earlier run directories first")
+    ap.add_argument("--qat-lrs", type=float, nargs="*", default=[],
+                    help="extra QAT-only variants at these learning rates (reported beside the recipe's)")
     args = ap.parse_args()
     base = Path(args.out)
     if args.fresh:
@@ -67,7 +72,11 @@ def main():
     opt = manifest["stages"]["optimize"]["outputs"]
     trained = opt["baseline"]
     variants = {}
-    for name, steps in (("qat", "[{qat: {epochs: 2, learning_rate: 0.0002}}]"), ("ptq", "[]")):
+    qat = next(s["qat"] for s in yaml.safe_load(RECIPE.read_text())["optimize"] if "qat" in s)
+    qat_runs = [("qat", f"[{{qat: {{epochs: {qat['epochs']}, learning_rate: {qat['learning_rate']}}}}}]")]
+    qat_runs += [(f"qat_lr{lr:g}", f"[{{qat: {{epochs: {qat['epochs']}, learning_rate: {lr}}}}}]")
+                 for lr in args.qat_lrs if lr != qat["learning_rate"]]
+    for name, steps in (*qat_runs, ("ptq", "[]")):
         if not (base / name).exists():
             shutil.copytree(base / "full", base / name,
                             ignore=shutil.ignore_patterns("artifacts", "report.*", "bench_stdout.txt"))
@@ -90,7 +99,10 @@ def main():
         "ptq_int8_accuracy": art(variants["ptq"][0], "int8")["accuracy"],
         "ptq_int8_drop_points": 100 * (float_acc - art(variants["ptq"][0], "int8")["accuracy"]),
         "pruned_sparsity_keras": opt["steps"][0]["sparsity"],
-        "seconds": {"full": t_full, "qat": variants["qat"][1], "ptq": variants["ptq"][1]},
+        "qat_lr_sweep": {name: {"steps": steps, "int8_accuracy": art(variants[name][0], "int8")["accuracy"],
+                                "drop_points": 100 * (float_acc - art(variants[name][0], "int8")["accuracy"])}
+                         for name, steps in qat_runs},
+        "seconds": {"full": t_full, **{n: v[1] for n, v in variants.items()}},
         "environment": full["environment"],
     }
     # report.json carries the .tflite's own weight sparsity and max distinct values per kernel
@@ -109,6 +121,8 @@ def main():
               f"  in the .tflite: {json.dumps(sp)}",
               f"QAT-only int8 acc               {100 * res['qat_int8_accuracy']:.2f}% (drop {res['qat_int8_drop_points']:.2f} pt)",
               f"PTQ int8 acc                    {100 * res['ptq_int8_accuracy']:.2f}% (drop {res['ptq_int8_drop_points']:.2f} pt)"]
+    lines += [f"  QAT-only {name:<12} {v['steps']}: int8 {100 * v['int8_accuracy']:.2f}% (drop {v['drop_points']:.2f} pt)"
+              for name, v in res["qat_lr_sweep"].items()]
     text = "\n".join(lines) + "\n"
     (RESULTS / "compress_fashion_mnist.txt").write_text(text)
     print(text)

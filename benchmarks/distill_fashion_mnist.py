@@ -57,38 +57,50 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench_distill"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--teacher-epochs", type=int, default=10)
+    ap.add_argument("--teacher-epochs", type=int, default=30)
     ap.add_argument("--student-epochs", type=int, default=10)
+    ap.add_argument("--teacher-width", type=float, default=TEACHER["width"])
+    ap.add_argument("--student-width", type=float, default=STUDENT["width"])
+    ap.add_argument("--teacher-train-samples", type=int, default=DATA["train_samples"],
+                    help="images the teacher is trained on (the students always get the first "
+                         f"{DATA['train_samples']}); more makes a pretrained-teacher setting")
+    ap.add_argument("--temperature", type=float, default=4.0)
+    ap.add_argument("--alpha", type=float, default=0.1)
     ap.add_argument("--fresh", action="store_true", help="delete earlier run directories first")
     args = ap.parse_args()
     base = Path(args.out)
     if args.fresh:
         shutil.rmtree(base, ignore_errors=True)
     t0 = time.monotonic()
-    teacher = run({"name": "teacher", "seed": 100, "data": DATA, "model": TEACHER,
-                   "train": {"epochs": args.teacher_epochs, "learning_rate": 0.002, "tensorboard": False},
+    TEACHER["width"], STUDENT["width"] = args.teacher_width, args.student_width
+    teacher = run({"name": "teacher", "seed": 100, "data": {**DATA, "train_samples": args.teacher_train_samples},
+                   "model": TEACHER, "train": {"epochs": args.teacher_epochs, "learning_rate": 0.002,
+                                               "schedule": "cosine", "tensorboard": False},
                    **COMMON}, base / "teacher")
     teacher_path = str((base / "teacher" / "checkpoints" / "trained.keras").resolve())
-    train = {"epochs": args.student_epochs, "learning_rate": 0.003, "tensorboard": False}
+    train = {"epochs": args.student_epochs, "learning_rate": 0.003, "schedule": "cosine", "tensorboard": False}
     rows = []
     for seed in args.seeds:
         plain = run({"name": "student", "seed": seed, "data": DATA, "model": STUDENT, "train": train,
                      **COMMON}, base / f"plain_s{seed}")
         dist = run({"name": "student_kd", "seed": seed, "data": DATA, "model": STUDENT, "train": train,
-                    "teacher": {"sources": [{"path": teacher_path}], "temperature": 4.0, "alpha": 0.1,
-                                "beta": 0.9}, **COMMON}, base / f"kd_s{seed}")
+                    "teacher": {"sources": [{"path": teacher_path}], "temperature": args.temperature,
+                                "alpha": args.alpha, "beta": 1.0 - args.alpha}, **COMMON}, base / f"kd_s{seed}")
         rows.append({"seed": seed, "plain": plain["keras"]["accuracy"], "distilled": dist["keras"]["accuracy"]})
         print(rows[-1], flush=True)
     mean_plain = statistics.mean(r["plain"] for r in rows)
     mean_kd = statistics.mean(r["distilled"] for r in rows)
-    res = {"data": DATA, "teacher": TEACHER, "student": STUDENT, "train": train,
+    res = {"args": vars(args), "data": DATA, "teacher": TEACHER, "student": STUDENT, "train": train,
            "teacher_accuracy": teacher["keras"]["accuracy"], "per_seed": rows,
            "mean_plain": mean_plain, "mean_distilled": mean_kd,
            "gain_points": 100 * (mean_kd - mean_plain), "seconds": time.monotonic() - t0,
            "environment": teacher["environment"]}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "distill_fashion_mnist.json").write_text(json.dumps(res, indent=2) + "\n")
-    text = (f"teacher plain_cnn w{TEACHER['width']}: {100 * res['teacher_accuracy']:.2f}%\n"
+    text = (f"teacher plain_cnn w{TEACHER['width']} ({args.teacher_train_samples} images, {args.teacher_epochs} "
+            f"epochs): {100 * res['teacher_accuracy']:.2f}%\n"
+            f"student plain_cnn w{STUDENT['width']} ({DATA['train_samples']} images, {args.student_epochs} epochs, "
+            f"T {args.temperature}, alpha {args.alpha})\n"
             + "".join(f"seed {r['seed']}: student {100 * r['plain']:.2f}%  distilled {100 * r['distilled']:.2f}%\n"
                       for r in rows)
             + f"mean: student {100 * mean_plain:.2f}%  distilled {100 * mean_kd:.2f}%  "
