@@ -85,6 +85,18 @@ def test_overrides_parse_yaml_values(tiny_dict):
     assert tiny_dict["train"]["epochs"] == 1  # the input is not mutated
 
 
+def test_exponent_without_dot_is_a_number(tmp_path, tiny_dict):
+    """YAML 1.1 reads `1e-4` as a string; recipes and --set read it as the number users mean."""
+    import yaml
+
+    p = tmp_path / "r.yaml"
+    p.write_text(yaml.safe_dump(tiny_dict).replace("tensorboard: false", "tensorboard: false\n  learning_rate: 1e-4"))
+    assert load_recipe(p).train.learning_rate == 1e-4
+    r = load_recipe(p, ["train.learning_rate=2e-05", "optimize=[{qat: {learning_rate: 3E-5}}]"])
+    assert r.train.learning_rate == 2e-5 and r.optimize[0].qat.learning_rate == 3e-5
+    assert load_recipe(p, ["name=1e4x"]).name == "1e4x"
+
+
 def test_override_typo_is_caught_by_schema(tiny_dict):
     out = apply_overrides(tiny_dict, ["train.epohcs=2"])
     assert "did you mean 'epochs'" in _error(out)

@@ -667,6 +667,26 @@ def _check_detection_teacher(r: "Recipe") -> None:
 
 
 # ---------------------------------------------------------------- loading
+class _RecipeLoader(yaml.SafeLoader):
+    """SafeLoader that also reads `1e-4` as a float. PyYAML follows YAML 1.1, where a float needs a
+    dot (`1.0e-4`); `learning_rate: 1e-4` would otherwise arrive as the string '1e-4'."""
+
+
+_RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def _yaml_load(text: str):
+    return yaml.load(text, Loader=_RecipeLoader)  # noqa: S506 (a SafeLoader subclass: no python tags)
+
+
 def load_recipe(path: str | Path, overrides: List[str] = ()) -> Recipe:
     """Read, override (`key.path=value`) and validate a recipe; raise UserInputError on any fault."""
     path = Path(path)
@@ -674,7 +694,7 @@ def load_recipe(path: str | Path, overrides: List[str] = ()) -> Recipe:
         raise UserInputError(f"{path}: recipe file not found; give the path of a .yaml recipe "
                              "(see recipes/)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _yaml_load(path.read_text(encoding="utf-8"))
     except RecursionError:
         raise UserInputError(f"{path}: not valid YAML (nested too deeply); a recipe is a few levels "
                              "of mappings and lists") from None
@@ -710,7 +730,7 @@ def apply_overrides(raw: dict, overrides) -> dict:
         parts = [m.group(1) if m.group(1) is not None else int(m.group(2))
                  for m in _SEGMENT.finditer(key)]
         try:
-            parsed = yaml.safe_load(value) if value != "" else ""
+            parsed = _yaml_load(value) if value != "" else ""
         except (yaml.YAMLError, RecursionError):
             raise UserInputError(f"--set {item!r}: value is not valid YAML") from None
         node = raw
