@@ -91,6 +91,11 @@ def test_distilled_run_with_two_teachers_and_a_hint(tmp_path):
     hist = __import__("json").loads((run_dir / "manifest.json").read_text())["stages"]["train"]["outputs"]
     assert {"loss", "ce_loss", "kd_loss", "accuracy"} <= set(hist["history"])
     assert rep["optimize"][0]["sparsity"] == pytest.approx(0.5, abs=0.02)
+    kd = rep["distillation"]
+    assert [t["source"] for t in kd["teachers"]] == ["trained_in_run", "path"]
+    assert [t["weight"] for t in kd["teachers"]] == pytest.approx([2 / 3, 1 / 3])
+    assert all(0.0 <= t["accuracy"] <= 1.0 for t in kd["teachers"]) and kd["hints"] == 1
+    assert "teacher 1: " in (run_dir / "report.md").read_text()
     logs.clear()
     run_recipe(recipe, run_dir, from_stage="optimize", log=logs.append)
     assert any("reusing checkpoints/teacher_0.keras" in str(line) for line in logs)

@@ -26,6 +26,8 @@ import weakref
 from pathlib import Path
 from typing import List, Optional
 
+import numpy as np
+
 from . import atomic, compat
 from .errors import UserInputError
 
@@ -130,6 +132,29 @@ def _train_teacher(ctx, i: int, source, num_classes: int):
     ctx.save_model(model, rel)
     atomic.write_json(meta_path, meta)
     return model
+
+
+def summary(ctx) -> dict:
+    """What report.json says about the distillation: settings and each teacher's test accuracy (a
+    student can only be judged against what its teacher knew)."""
+    from .data.pipeline import numpy_batches
+    from .evaluate import keras_predict
+
+    spec, d = ctx.recipe.teacher, ctx.dataset
+    out = []
+    for i, (src, (model, weight)) in enumerate(zip(spec.sources, teachers(ctx))):
+        pred = keras_predict(model, numpy_batches(d.test_x, d, ctx.input_spec))
+        entry = {"index": i, "weight": weight, "params": int(model.count_params()),
+                 "accuracy": float(np.mean(pred == np.asarray(d.test_y)))}
+        if src.model is not None:
+            entry.update(source="trained_in_run", model=src.model.name, width=src.model.width,
+                         epochs=_meta_for(ctx, src)["epochs"], checkpoint=f"checkpoints/teacher_{i}.keras")
+        else:
+            entry.update(source="path", path=src.path, model=model.name)
+        ctx.log(f"  teacher {i}: accuracy {entry['accuracy']:.4f}")
+        out.append(entry)
+    return {"temperature": spec.temperature, "alpha": spec.alpha, "beta": spec.beta,
+            "hints": len(spec.hints), "teachers": out}
 
 
 def teachers(ctx) -> List[tuple]:

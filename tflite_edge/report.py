@@ -35,8 +35,10 @@ def build_report(ctx) -> dict:
     ev = ctx.outputs("evaluate")
     artifacts = collect_artifacts(ctx, ev, lambda s: {"accuracy": s.get("accuracy"),
                                                       "agreement_with_keras": s.get("agreement_with_keras")})
+    distillation = ctx.outputs("train").get("distillation")
+    extra = {"distillation": distillation} if distillation is not None else {}
     return report_envelope(ctx, "classification", {**ev["keras"], "params": ctx.outputs("build")["params"]},
-                           artifacts, ev["gates"])
+                           artifacts, ev["gates"], **extra)
 
 
 def collect_artifacts(ctx, ev: dict, task_scores) -> list:
@@ -88,6 +90,15 @@ def render_markdown(rep: dict) -> str:
     lines = [f"# tflite-edge report: {rep['name']}", "",
              f"Keras model: accuracy {_pct(rep['keras']['accuracy'])} on {rep['keras']['test_samples']} test "
              f"images, {rep['keras']['params']:,} parameters.", ""]
+    kd = rep.get("distillation")
+    if kd:
+        lines += [f"Distilled (T {kd['temperature']:g}, alpha {kd['alpha']:g}, beta {kd['beta']:g}) from:", ""]
+        for t in kd["teachers"]:
+            what = (f"{t['model']} (width {t['width']:g}), trained in the run for {t['epochs']} epochs"
+                    if t["source"] == "trained_in_run" else f"{t['path']} ({t['model']})")
+            lines.append(f"- teacher {t['index']}: {what}, weight {t['weight']:.2f}, {t['params']:,} parameters: "
+                         f"accuracy {_pct(t['accuracy'])}")
+        lines.append("")
     targets = sorted({t for a in rep["artifacts"] for t in a["benchmark"]})
     head = "| artifact | format | size (bytes) | gzip (bytes) | accuracy | agreement |"
     head += "".join(f" {t} p50 ms | {t} p90 ms |" for t in targets)

@@ -92,10 +92,12 @@ def train(ctx) -> dict:
         model = fresh_copy(model)  # plain variables again: optimize wraps and clones this model
     rel = ctx.save_model(model, "checkpoints/trained.keras")
     out = {"model": rel, "epochs_run": len(history.get("loss", [])), "history": history}
-    if ctx.recipe.teacher is not None and ctx.recipe.task == "detection":
-        from .detect.distill import summary
-
-        out["distillation"] = summary(ctx)  # teachers and their mAP, for the report
+    if ctx.recipe.teacher is not None:  # teachers and their accuracy / mAP, for the report
+        if ctx.recipe.task == "detection":
+            from .detect.distill import summary
+        else:
+            from .distill import summary
+        out["distillation"] = summary(ctx)
     if strategy is not None:
         out["replicas"] = int(strategy.num_replicas_in_sync)
     return out
