@@ -56,6 +56,11 @@ def main():
     ap.add_argument("--fine-tune-epochs", type=int, default=3)
     ap.add_argument("--allocation", choices=["uniform", "latency"], default="latency")
     ap.add_argument("--max-ratio", type=float, default=0.75)
+    ap.add_argument("--fine-tune-lr", type=float, default=0.0005)
+    ap.add_argument("--tfmot-epochs", type=int, help="fine-tune epochs of the tfmot variant (default: "
+                    "--fine-tune-epochs); it is there for its latency, which does not depend on them")
+    ap.add_argument("--trained-from", help="a finished run directory of this script's `channels` or "
+                    "`baseline` variant: reuse its trained model instead of training again")
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     from tflite_edge.bench.host import benchmark_host
@@ -65,14 +70,18 @@ def main():
     base = Path(args.out)
     if args.fresh:
         shutil.rmtree(base, ignore_errors=True)
-    ft = args.fine_tune_epochs
+    ft, lr = args.fine_tune_epochs, args.fine_tune_lr
     variants = {
         "channels": [{"prune_channels": {"target_macs_ratio": 0.5, "allocation": args.allocation,
                                          "max_ratio": args.max_ratio, "criterion": "l1", "epochs": ft,
-                                         "learning_rate": 0.0005, "distill_from_unpruned": True}}],
+                                         "learning_rate": lr, "distill_from_unpruned": True}}],
         "baseline": [],
-        "tfmot": [{"prune": {"sparsity": 0.5, "epochs": ft, "learning_rate": 0.0005}}],
+        "tfmot": [{"prune": {"sparsity": 0.5, "epochs": args.tfmot_epochs if args.tfmot_epochs is not None else ft,
+                             "learning_rate": lr}}],
     }
+    if args.trained_from and not (base / "channels" / "manifest.json").exists():
+        base.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(args.trained_from, base / "channels", ignore=shutil.ignore_patterns("artifacts", "report.*"))
     load = {"start": load_avg()}
     reports, seconds = {}, {}
     # Rerunning without --fresh reuses the finished runs and redoes only the timing (e.g. on a
@@ -83,7 +92,9 @@ def main():
         out = base / name
         t0 = time.monotonic()
         recipe = validate_dict(recipe_dict(args, steps))
-        if name != "channels" and not (out / "manifest.json").exists():
+        if name == "channels" and args.trained_from and not (out / "report.json").exists():
+            reports[name] = run_recipe(recipe, out, from_stage="optimize", log=print)
+        elif name != "channels" and not (out / "manifest.json").exists():
             # the same trained model for every variant: copy the first run, redo from optimize
             shutil.copytree(base / "channels", out, ignore=shutil.ignore_patterns("artifacts", "report.*"))
             reports[name] = run_recipe(recipe, out, from_stage="optimize", log=print)
@@ -133,7 +144,8 @@ def main():
     c = res["channels"]
     lines = [
         f"MobileNetV2 1.0 (stem stride 1) on Fashion-MNIST, {args.train_samples} train / {args.test_samples} test, "
-        f"{args.epochs} epochs, fine-tune {ft} epochs",
+        f"{args.epochs} epochs, fine-tune {ft} epochs at {lr:g}" + (f" (trained model from {args.trained_from})"
+                                                                   if args.trained_from else ""),
         f"host load (1/5/15 min): {json.dumps(load)}",
         f"trained Keras accuracy           {100 * trained_acc:.2f}%",
         f"prune_channels ({c.get('allocation') or 'uniform'} allocation, ratio "
