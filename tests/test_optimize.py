@@ -40,7 +40,7 @@ def test_steps_measured_and_survive_conversion(compress_run):
     assert prune["sparsity"] == pytest.approx(0.5, abs=0.02)
     assert cluster["preserve_sparsity"] is True and cluster["unique_values_per_kernel"]["max"] <= 4 + 1
     assert cluster["sparsity"] >= prune["sparsity"] - 0.01
-    assert qat["scheme"] == "pcqat"
+    assert qat["scheme"] == "pcqat" and qat["range_warmup"]["ranges"] > 0
     for s in steps:
         assert s["size_bytes"] > 0 and 0 < s["gzip_bytes"] < s["size_bytes"] and s["seconds"] >= 0
         assert 0.0 <= s["accuracy"] <= 1.0
@@ -127,6 +127,41 @@ def test_qat_skip_layers_stay_float():
     assert not any("kernel_min" in w.name for w in q.get_layer("quant_logits").weights)
     assert any("kernel_min" in w.name for w in q.get_layer("quant_conv_a").weights)
     assert type(q.get_layer("quant_conv_a")).__name__.startswith("QuantizeWrapper")
+
+
+def test_qat_range_warmup_starts_from_measured_ranges():
+    """Wrapped and untrained, tfmot's QAT model quantizes with [-6, 6] ranges; after the warm-up its
+    outputs are close to the float model's, and the BatchNorm statistics are the float model's."""
+    from tflite_edge import compat
+    from tflite_edge.models import build_classifier
+    from tflite_edge.models.classifier import InputSpec
+    from tflite_edge.optimize import warm_up_ranges, wrap_qat
+    from tflite_edge.recipe import ModelSpec, QatSpec
+
+    keras = compat.keras()
+    keras.utils.set_random_seed(0)
+    model = build_classifier(ModelSpec(name="plain_cnn", width=0.5), InputSpec(16, 16, 3), 10)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            g, b, m, v = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.normal(0, 0.3, b.shape),
+                               rng.normal(0, 0.3, m.shape), rng.uniform(0.5, 2.0, v.shape)])
+    logits = keras.Model(model.inputs, model.get_layer("logits").output)
+    images = rng.uniform(-1, 1, (64, 16, 16, 3)).astype(np.float32)
+    want = logits(images).numpy()
+
+    def qat_logits(q):
+        return keras.Model(q.inputs, q.get_layer("quant_logits").output)(images).numpy()
+
+    cold, _ = wrap_qat(model, QatSpec(), "qat", [])
+    warm, _ = wrap_qat(model, QatSpec(), "qat", [])
+    bn = [w.numpy() for w in warm.variables if "moving_" in w.name]
+    assert warm_up_ranges(warm, images, steps=100, batch_size=16) > 0
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(bn, [w for w in warm.variables if "moving_" in w.name]))
+    err_warm = np.abs(qat_logits(warm) - want).mean()
+    err_cold = np.abs(qat_logits(cold) - want).mean()
+    assert err_warm < 0.25 * err_cold, (err_warm, err_cold)
 
 
 @pytest.mark.parametrize("optimize,path", [

@@ -310,6 +310,9 @@ class ClusterSpec(Spec):
 
 class QatSpec(Spec):
     skip_layers: List[str] = Field([], description="regex on layer names left in float")
+    range_warmup_steps: int = Field(200, ge=0, le=100000, description="forward passes on calibration "
+                                    "images that measure the activation ranges before fine-tuning "
+                                    "(tfmot starts them at [-6, 6]); 0: off")
     epochs: int = Field(2, ge=0)
     learning_rate: Optional[float] = Field(None, gt=0.0)
 
