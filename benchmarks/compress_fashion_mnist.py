@@ -60,6 +60,8 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench_compress"))
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--fresh", action="store_true", help="delete earlier run directories first")
+    ap.add_argument("--trained-from", help="a finished `full` run directory of this script: reuse its trained "
+                    "model (and teacher) and redo optimize onwards")
     ap.add_argument("--qat-lrs", type=float, nargs="*", default=[],
                     help="extra QAT-only variants at these learning rates (reported beside the recipe's)")
     args = ap.parse_args()
@@ -67,7 +69,13 @@ def main():
     if args.fresh:
         shutil.rmtree(base, ignore_errors=True)
 
-    full, t_full = run(RECIPE, base / "full", args.set)
+    if args.trained_from and not (base / "full").exists():
+        # reuse a trained run (teacher and student): only optimize and what follows run again
+        shutil.copytree(args.trained_from, base / "full",
+                        ignore=shutil.ignore_patterns("artifacts", "report.*", "bench_stdout.txt"))
+        full, t_full = run(RECIPE, base / "full", args.set, from_stage="optimize")
+    else:
+        full, t_full = run(RECIPE, base / "full", args.set)
     manifest = json.loads((base / "full" / "manifest.json").read_text())
     opt = manifest["stages"]["optimize"]["outputs"]
     trained = opt["baseline"]
