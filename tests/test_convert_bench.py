@@ -1,5 +1,6 @@
 """Formats, atomic artifacts, safe model loading, and the host benchmark harness."""
 import json
+import os
 import subprocess
 import sys
 
@@ -88,6 +89,10 @@ def test_host_benchmark_fields(tiny_run):
     assert r["threads"] == 2 and r["runs"] == 20 and r["delegate"] == "xnnpack"
     assert 0 < r["latency_ms_min"] <= r["latency_ms_p50"] <= r["latency_ms_p90"] <= r["latency_ms_p99"]
     assert r["init_ms"] > 0 and r["first_inference_ms"] > 0 and r["peak_memory_mb"] > 10
+    assert r["thread_pinning"] == "none"
+    pinned = benchmark_host(run_dir / art["path"], threads=2, runs=20, warmup=2, pin_threads=True)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    assert pinned["thread_pinning"] == ("spread" if cpus >= 2 else "none")
 
 
 def test_truncated_and_foreign_files_are_refused(tiny_run, tmp_path):

@@ -22,11 +22,14 @@ def check_tflite_file(path: Path) -> None:
                              "`tflite-edge convert`")
 
 
-def benchmark_host(model_path, threads: int = 1, runs: int = 50, warmup: int = 5, timeout_s: float = 600) -> dict:
+def benchmark_host(model_path, threads: int = 1, runs: int = 50, warmup: int = 5, timeout_s: float = 600,
+                   pin_threads: bool = False) -> dict:
     """Latency percentiles, init and first-inference time, peak memory of one model on this host."""
     check_tflite_file(model_path)
     cmd = [sys.executable, "-m", "tflite_edge.bench.host_worker", "--model", str(model_path),
            "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
+    if pin_threads:
+        cmd.append("--pin-threads")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
+import threading
 import time
 
 import numpy as np
@@ -130,17 +132,51 @@ def time_invocations(interp, runs: int, warmup: int) -> dict:
     }
 
 
-def measure(model_path: str, threads: int, runs: int, warmup: int) -> dict:
+def _thread_ids() -> set:
+    try:
+        return set(os.listdir("/proc/self/task"))
+    except OSError:  # not Linux
+        return set()
+
+
+def pin_threads(pool_tids) -> str:
+    """Put this (the calling) thread and each interpreter pool thread on its own CPU.
+
+    With 2 threads on a 2-core host the OS sometimes leaves XNNPACK's worker on the caller's core
+    for the whole process, and the p50 lands in one of two modes 50% apart. Linux only; a no-op
+    ('none') where affinity cannot be set or there are fewer CPUs than threads."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "none"
+    cpus = sorted(os.sched_getaffinity(0))
+    tids = sorted(int(t) for t in pool_tids)
+    if not tids or len(tids) + 1 > len(cpus):
+        return "none"
+    try:
+        os.sched_setaffinity(threading.get_native_id(), {cpus[0]})
+        for cpu, tid in zip(cpus[1:], tids):
+            os.sched_setaffinity(tid, {cpu})
+    except OSError:
+        return "none"
+    return "spread"
+
+
+def measure(model_path: str, threads: int, runs: int, warmup: int, pin: bool = False) -> dict:
     base_mb = _rss_mb()
+    before = _thread_ids()
     t0 = time.perf_counter_ns()
     interp, delegate = make_interpreter(model_path, threads)
     init_ms = (time.perf_counter_ns() - t0) / 1e6
     for d, value in zip(interp.get_input_details(), random_inputs(interp)):
         interp.set_tensor(d["index"], value)
+    pinning = "none"
+    if pin and threads > 1:
+        interp.invoke()  # the pool's threads exist once the first invoke ran
+        pinning = pin_threads(_thread_ids() - before)
     timing = time_invocations(interp, runs, warmup)
     peak_mb = _rss_mb()
     return {"threads": threads, "delegate": delegate, **timing, "init_ms": init_ms,
-            "peak_memory_mb": peak_mb, "model_memory_mb": max(0.0, peak_mb - base_mb)}
+            "peak_memory_mb": peak_mb, "model_memory_mb": max(0.0, peak_mb - base_mb),
+            "thread_pinning": pinning}
 
 
 def main(argv=None) -> int:
@@ -150,9 +186,10 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--eval-set", help=".npz with preprocessed images x and labels y: also report accuracy")
+    ap.add_argument("--pin-threads", action="store_true", help="each thread on its own CPU (Linux)")
     a = ap.parse_args(argv)
     try:
-        result = measure(a.model, a.threads, a.runs, a.warmup)
+        result = measure(a.model, a.threads, a.runs, a.warmup, a.pin_threads)
         if a.eval_set:
             result.update(eval_accuracy(a.model, a.eval_set, a.threads))
     except (RuntimeError, ValueError, OSError) as e:
