@@ -296,6 +296,7 @@ def test_tiny_ssdlite_qat_run_reports_map_for_keras_and_every_artifact(det_run):
         assert abs(by_name[f"tinydet_{fmt}"]["map50"] - by_name[f"tinydet_{fmt}_raw"]["map50"]) < 0.02
     qat = rep["optimize"][0]  # QAT through the whole detector (backbone and heads), measured in mAP
     assert qat["name"] == "qat" and qat["accuracy"] is None and 0.0 <= qat["map50"] <= 1.0
+    assert qat["range_warmup"]["ranges"] > 0  # measured on the detection calibration images
     assert "mAP@.5" in (run_dir / "report.md").read_text()
 
 
