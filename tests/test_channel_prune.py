@@ -130,7 +130,8 @@ def test_latency_allocation_spends_the_macs_budget_where_time_goes(monkeypatch):
                 total += layer.output_shape[3] * h * h * (4.0 if h >= 16 else 1.0)
         return total / 1e4
 
-    monkeypatch.setattr(cp, "int8_latency_ms", fake_ms)
+    monkeypatch.setattr(cp, "int8_reference", lambda m, c, folder, **kw: ("ref", fake_ms(m, c)))
+    monkeypatch.setattr(cp, "int8_latency_ratio", lambda m, ref, c, **kw: fake_ms(m, c) / fake_ms(model, c))
     g = cp.analyse(model)
     ratios, search = cp.ratios_by_latency(model, g, 0.5, calibration=None, max_ratio=0.7)
     pruned = cp.apply_plan(model, g, cp.plan_channels(model, g, ratios))

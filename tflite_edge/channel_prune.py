@@ -479,6 +479,41 @@ def int8_latency_ms(model, calibration: np.ndarray, threads: int = 1, runs: int 
     return float(r["latency_ms_p50"])
 
 
+def int8_reference(model, calibration: np.ndarray, folder: str, threads: int = 1, runs: int = 50,
+                   warmup: int = 5):
+    """(path of `model` converted to int8 in `folder`, its host p50 in ms)."""
+    from pathlib import Path
+
+    from .bench.host import benchmark_host
+    from .convert import convert_keras
+
+    path = Path(folder) / "unpruned.tflite"
+    path.write_bytes(convert_keras(model, "int8", calibration))
+    return path, float(benchmark_host(path, threads=threads, runs=runs, warmup=warmup)["latency_ms_p50"])
+
+
+def int8_latency_ratio(model, reference_path, calibration: np.ndarray, rounds: int = 3, threads: int = 1,
+                       runs: int = 50, warmup: int = 5) -> float:
+    """p50 of `model` (converted to int8) over p50 of the .tflite at `reference_path`, timed in
+    alternation `rounds` times; the median ratio. Alternating keeps load drift on a shared host
+    out of the ratio (single probes moved the latency allocation between two runs)."""
+    import statistics
+    import tempfile
+    from pathlib import Path
+
+    from .bench.host import benchmark_host
+    from .convert import convert_keras
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "probe.tflite"
+        path.write_bytes(convert_keras(model, "int8", calibration))
+        ratios = []
+        for _ in range(rounds):
+            ref = benchmark_host(reference_path, threads=threads, runs=runs, warmup=warmup)["latency_ms_p50"]
+            ratios.append(benchmark_host(path, threads=threads, runs=runs, warmup=warmup)["latency_ms_p50"] / ref)
+    return float(statistics.median(ratios))
+
+
 def ratio_for_latency(model, g: ChannelGraph, target: float, calibration, criterion: str = "l1",
                       round_to: int = 8, threads: int = 1, runs: int = 50, warmup: int = 5,
                       where: str = "prune_channels", log=None):
@@ -522,13 +557,16 @@ def ratios_by_latency(model, g: ChannelGraph, target: float, calibration, criter
 
     A MAC is not a fixed amount of time: on XNNPACK int8 a depthwise conv on a large feature map is
     memory-bound and slower per MAC than a 1x1 conv on a small one. So the groups are bucketed by
-    feature-map size, each bucket is probed once (pruned alone at `probe_ratio`, converted, timed)
-    for its latency saved per MAC removed, and the buckets are then pruned greedily, most efficient
+    feature-map size, each bucket is probed once (pruned alone at `probe_ratio`, converted, timed in
+    alternation with the unpruned model) for its latency saved per MAC removed, and the buckets are then pruned greedily, most efficient
     first, each up to `max_ratio`; the last one by bisection on (analytic) MACs.
     Returns ({group root: ratio}, measurements)."""
+    import tempfile
+
     base_macs = count_macs(model)
-    base_ms = int8_latency_ms(model, calibration, threads, runs, warmup)
     bench = {"threads": threads, "runs": runs, "warmup": warmup}
+    tmp = tempfile.TemporaryDirectory()
+    reference, base_ms = int8_reference(model, calibration, tmp.name, **bench)
 
     def clamped(roots, r):
         return {root: min(r, 1.0 - 1.0 / g.prunable()[root]["size"]) for root in roots}
@@ -542,8 +580,7 @@ def ratios_by_latency(model, g: ChannelGraph, target: float, calibration, criter
         saved_macs = 1.0 - planned_macs(model, g, plan) / base_macs
         if saved_macs <= 0:
             continue
-        ms = int8_latency_ms(apply_plan(model, g, plan), calibration, **bench)
-        saved_ms = 1.0 - ms / base_ms
+        saved_ms = 1.0 - int8_latency_ratio(apply_plan(model, g, plan), reference, calibration, **bench)
         probes.append({"feature_map": size, "groups": len(roots), "macs_saved": round(saved_macs, 4),
                        "latency_saved": round(saved_ms, 4), "efficiency": round(saved_ms / saved_macs, 3),
                        "roots": roots})
@@ -566,6 +603,7 @@ def ratios_by_latency(model, g: ChannelGraph, target: float, calibration, criter
     else:
         raise UserInputError(f"{where}.target_macs_ratio: {target} is out of reach with max_ratio {max_ratio} "
                              f"(it leaves {macs_ratio(ratios):.3f} of the MACs); raise max_ratio or the target")
+    tmp.cleanup()
     for p in probes:
         p.pop("roots")
     return ratios, {"baseline_latency_ms_p50": base_ms, "probes": probes}
