@@ -140,7 +140,8 @@ def _thread_ids() -> set:
 
 
 def pin_threads(pool_tids) -> str:
-    """Put this (the calling) thread and each interpreter pool thread on its own CPU.
+    """Put this (the calling) thread and each interpreter pool thread on its own CPU (1 thread: the
+    caller alone is pinned, so the OS cannot migrate it mid-measurement).
 
     With 2 threads on a 2-core host the OS sometimes leaves XNNPACK's worker on the caller's core
     for the whole process, and the p50 lands in one of two modes 50% apart. Linux only; a no-op
@@ -149,7 +150,7 @@ def pin_threads(pool_tids) -> str:
         return "none"
     cpus = sorted(os.sched_getaffinity(0))
     tids = sorted(int(t) for t in pool_tids)
-    if not tids or len(tids) + 1 > len(cpus):
+    if len(tids) + 1 > len(cpus):
         return "none"
     try:
         os.sched_setaffinity(threading.get_native_id(), {cpus[0]})
@@ -169,7 +170,7 @@ def measure(model_path: str, threads: int, runs: int, warmup: int, pin: bool = F
     for d, value in zip(interp.get_input_details(), random_inputs(interp)):
         interp.set_tensor(d["index"], value)
     pinning = "none"
-    if pin and threads > 1:
+    if pin:
         interp.invoke()  # the pool's threads exist once the first invoke ran
         pinning = pin_threads(_thread_ids() - before)
     timing = time_invocations(interp, runs, warmup)
