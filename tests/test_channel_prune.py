@@ -145,6 +145,27 @@ def test_latency_allocation_spends_the_macs_budget_where_time_goes(monkeypatch):
         cp.ratios_by_latency(model, g, 0.2, calibration=None, max_ratio=0.1)
 
 
+def test_batchnorm_recalibration_gives_the_statistics_of_the_data():
+    """With every batch the whole image set, the bias-corrected EMA equals that set's statistics."""
+    from tflite_edge import channel_prune as cp
+
+    keras = _keras()
+    L = keras.layers
+    inp = keras.Input((8, 8, 3))
+    conv = L.Conv2D(8, 3, name="c")(inp)
+    out = L.Dense(2, name="logits")(L.GlobalAveragePooling2D()(L.BatchNormalization(name="bn")(conv)))
+    model = keras.Model(inp, out)
+    _randomise_bn(model)
+    images = np.random.default_rng(0).normal(size=(16, 8, 8, 3)).astype(np.float32)
+    assert cp.recalibrate_batchnorm(model, images, steps=300, batch_size=16) == 1
+    feats = keras.Model(inp, conv)(images).numpy()
+    bn = model.get_layer("bn")
+    np.testing.assert_allclose(bn.moving_mean.numpy(), feats.mean(axis=(0, 1, 2)), atol=1e-4)
+    n = feats.shape[0] * feats.shape[1] * feats.shape[2]  # Keras keeps the unbiased (n - 1) variance
+    np.testing.assert_allclose(bn.moving_variance.numpy(), feats.var(axis=(0, 1, 2)) * n / (n - 1), rtol=1e-4,
+                               atol=1e-5)
+
+
 def test_ratio_removing_every_channel_names_the_layer():
     from tflite_edge import channel_prune as cp
 
@@ -223,7 +244,8 @@ def test_stage_prunes_fine_tunes_and_reports(tmp_path):
     assert step["allocation"] == "latency" and step["macs_ratio"] <= 0.85
     assert step["latency_search"]["probes"] and step["int8_latency_ms_p50_after"] > 0  # real probes, timed
     assert step["macs_after"] < step["macs_before"] and step["params_after"] < step["params_before"]
-    assert 0.0 <= step["accuracy_pruned_before_fine_tune"] <= 1.0
+    assert 0.0 <= step["accuracy_pruned_before_fine_tune"] <= 1.0 and 0.0 <= step["accuracy_pruned_as_cut"] <= 1.0
+    assert step["bn_recalibrated_layers"] > 0
     assert rep["artifacts"][0]["size_bytes"] > 0
 
 

@@ -325,7 +325,7 @@ def warm_up_ranges(q, images: np.ndarray, steps: int, batch_size: int, seed: int
     forward = tf.function(lambda x: q(x, training=True))
     rng = np.random.default_rng(seed)
     for _ in range(steps):
-        forward(images[rng.integers(0, len(images), size=min(batch_size, len(images)))])
+        forward(images[rng.permutation(len(images))[:batch_size]])
     kept = 0.999 ** steps
     for v, s0 in zip(ranges, start):
         v.assign((v.numpy() - kept * s0) / (1.0 - kept))

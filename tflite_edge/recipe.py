@@ -336,6 +336,9 @@ class PruneChannelsSpec(Spec):
     max_ratio: float = Field(0.75, gt=0.0, lt=1.0, description="allocation latency: the most any layer loses")
     round_to: int = Field(8, ge=1, le=64, description="kept channels are a multiple of this (XNNPACK: 8)")
     measure_latency: bool = Field(True, description="time int8 host latency before and after")
+    bn_recalibration_steps: int = Field(100, ge=0, le=100000, description="forward passes on calibration "
+                                        "images that re-estimate the BatchNorm statistics of the cut model "
+                                        "before fine-tuning; 0: off")
     epochs: int = Field(2, ge=0)
     learning_rate: Optional[float] = Field(None, gt=0.0)
     distill_from_unpruned: bool = Field(False, description="fine-tune against the unpruned model's logits")
