@@ -138,7 +138,8 @@ def main():
     }
     res["figure_met"] = {"macs_halved": step["macs_ratio"] <= 0.5,
                          "speedup_at_least_1.7x": res["speedup_channels_vs_baseline"] >= 1.7,
-                         "keras_accuracy_within_1_point": res["keras_accuracy_drop_points_channels"] <= 1.0}
+                         # to the test split's resolution (10,000 images: 0.01 point), not float noise
+                         "keras_accuracy_within_1_point": round(res["keras_accuracy_drop_points_channels"], 2) <= 1.0}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "channel_prune_fashion_mnist.json").write_text(json.dumps(res, indent=2) + "\n")
     c = res["channels"]
