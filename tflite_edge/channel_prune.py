@@ -443,6 +443,16 @@ def _size_report(before, after, plan: Plan) -> dict:
 _MAX_SEARCH_RATIO = 0.9
 
 
+def _bisect(meets, hi: float, steps: int) -> float:
+    """Smallest ratio in (0, hi] for which `meets(ratio)` holds, to within hi / 2**steps
+    (`meets` must hold at hi and be monotone: more pruning never un-meets a target)."""
+    lo = 0.0
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if meets(mid) else (mid, hi)
+    return hi
+
+
 def ratio_for_macs(model, g: ChannelGraph, target: float, criterion: str = "l1", round_to: int = 8,
                    where: str = "prune_channels") -> float:
     """Smallest global ratio whose pruned model has at most `target` x the MACs (bisection)."""
@@ -456,11 +466,7 @@ def ratio_for_macs(model, g: ChannelGraph, target: float, criterion: str = "l1",
     if top > target:
         raise UserInputError(f"{where}.target_macs_ratio: {target} is out of reach (ratio {_MAX_SEARCH_RATIO} on "
                              f"every layer leaves {top:.3f} of the MACs; the frozen layers keep theirs); raise it")
-    lo, hi = 0.0, _MAX_SEARCH_RATIO
-    for _ in range(14):
-        mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if macs_ratio(mid) <= target else (mid, hi)
-    return round(hi, 4)
+    return round(_bisect(lambda r: macs_ratio(r) <= target, _MAX_SEARCH_RATIO, 14), 4)
 
 
 def int8_latency_ms(model, calibration: np.ndarray, threads: int = 1, runs: int = 50, warmup: int = 5) -> float:
@@ -533,10 +539,7 @@ def ratio_for_latency(model, g: ChannelGraph, target: float, calibration, criter
     if lat_ratio(_MAX_SEARCH_RATIO) > target:
         raise UserInputError(f"{where}.target_latency_ratio: {target} is out of reach (ratio {_MAX_SEARCH_RATIO} "
                              f"gives {probes[-1]['latency_ratio']:.3f} of {base:.3f} ms); raise it")
-    lo, hi = 0.0, _MAX_SEARCH_RATIO
-    for _ in range(5):
-        mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if lat_ratio(mid) <= target else (mid, hi)
+    hi = _bisect(lambda r: lat_ratio(r) <= target, _MAX_SEARCH_RATIO, 5)
     return round(hi, 4), {"baseline_latency_ms_p50": base, "probes": probes}
 
 
@@ -593,10 +596,7 @@ def ratios_by_latency(model, g: ChannelGraph, target: float, calibration, criter
         if macs_ratio(full) > target:
             ratios, probe["ratio"] = full, max_ratio
             continue
-        lo, hi = 0.0, max_ratio
-        for _ in range(12):
-            mid = (lo + hi) / 2
-            lo, hi = (lo, mid) if macs_ratio({**ratios, **clamped(probe["roots"], mid)}) <= target else (mid, hi)
+        hi = _bisect(lambda r: macs_ratio({**ratios, **clamped(probe["roots"], r)}) <= target, max_ratio, 12)
         ratios.update(clamped(probe["roots"], hi))
         probe["ratio"] = round(hi, 4)
         break

@@ -113,13 +113,19 @@ def render_markdown(rep: dict) -> str:
     errors = [(a["name"], t, b["error"]) for a in rep["artifacts"] for t, b in a["benchmark"].items() if "error" in b]
     if errors:
         lines += ["", "Benchmark errors:", ""] + [f"- {n} on {t}: {e}" for n, t, e in errors]
+    return "\n".join(lines + gates_and_stages_markdown(rep)) + "\n"
+
+
+def gates_and_stages_markdown(rep: dict) -> list:
+    """The Gates and Stages tables every task's report.md ends with."""
+    lines = []
     if rep["gates"]:
         lines += ["", "## Gates", "", "| gate | value | threshold | result |", "|---|---|---|---|"]
         lines += [f"| {g['name']} | {g['value']:.4f} | {g['threshold']:.4f} | {'pass' if g['passed'] else 'FAIL'} |"
                   for g in rep["gates"]]
     lines += ["", "## Stages", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {s['name']} | {s['seconds']:.1f} |" for s in rep["stages"]]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def latency_rows(rep: dict) -> list:

@@ -59,10 +59,6 @@ def render_markdown(rep: dict) -> str:
     if pp:
         lines += ["", f"Four-output models: outputs in index order are {', '.join(pp['output_order'])} "
                   "(read them by name, not by position)."]
-    if rep["gates"]:
-        lines += ["", "## Gates", "", "| gate | value | threshold | result |", "|---|---|---|---|"]
-        lines += [f"| {g['name']} | {g['value']:.4f} | {g['threshold']:.4f} | {'pass' if g['passed'] else 'FAIL'} |"
-                  for g in rep["gates"]]
-    lines += ["", "## Stages", "", "| stage | seconds |", "|---|---|"]
-    lines += [f"| {s['name']} | {s['seconds']:.1f} |" for s in rep["stages"]]
-    return "\n".join(lines) + "\n"
+    from ..report import gates_and_stages_markdown
+
+    return "\n".join(lines + gates_and_stages_markdown(rep)) + "\n"
