@@ -617,6 +617,8 @@ def recalibrate_batchnorm(model, images: np.ndarray, steps: int, batch_size: int
     fine-tune then spends its first epoch relearning them. Forward passes in training mode from a
     reset (mean 0, variance 1), with the EMA's bias towards the reset removed afterwards, give
     the statistics of the pruned network itself (as in AMC / NetAdapt-style pruning)."""
+    from .optimize import training_passes
+
     keras, tf = compat.keras(), compat.tf()
     bns = [l for l in _functional(model).layers if isinstance(l, keras.layers.BatchNormalization)]
     if steps <= 0 or not bns or len(images) == 0:
@@ -624,10 +626,7 @@ def recalibrate_batchnorm(model, images: np.ndarray, steps: int, batch_size: int
     for layer in bns:
         layer.moving_mean.assign(tf.zeros_like(layer.moving_mean))
         layer.moving_variance.assign(tf.ones_like(layer.moving_variance))
-    forward = tf.function(lambda x: model(x, training=True))
-    rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        forward(images[rng.permutation(len(images))[:batch_size]])
+    training_passes(model, images, steps, batch_size, seed)
     for layer in bns:
         kept = float(layer.momentum) ** steps
         layer.moving_mean.assign(layer.moving_mean / (1.0 - kept))
@@ -746,10 +745,8 @@ def optimize_step(ctx, model, spec, where: str, index: int, history):
     info["accuracy_before"] = _accuracy(ctx, model)
     info["accuracy_pruned_as_cut"] = _accuracy(ctx, pruned)
     if spec.bn_recalibration_steps:
-        if ctx.recipe.task == "detection":
-            from .detect.stages import _calibration as images
-        else:
-            from .convert import calibration_images as images
+        from .convert import calibration_images as images
+
         info["bn_recalibrated_layers"] = recalibrate_batchnorm(pruned, images(ctx), spec.bn_recalibration_steps,
                                                                ctx.recipe.data.batch_size, ctx.recipe.seed)
     info["accuracy_pruned_before_fine_tune"] = _accuracy(ctx, pruned)

@@ -200,6 +200,9 @@ def edgetpu_extras(ctx, art: dict) -> list:
 
 def calibration_images(ctx) -> np.ndarray:
     """The first `convert.calibration_samples` training images, preprocessed like evaluation."""
+    if ctx.recipe.task == "detection":  # images read from annotation records, not an array
+        from .detect.stages import _calibration
+        return _calibration(ctx)
     from .data.pipeline import numpy_batches
 
     d, n = ctx.dataset, ctx.recipe.convert.calibration_samples

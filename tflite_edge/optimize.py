@@ -305,6 +305,16 @@ def _range_vars(model):
     return [v for v in model.variables if re.search(r"_(min|max):0$", v.name)]
 
 
+def training_passes(model, images: np.ndarray, steps: int, batch_size: int, seed: int = 0):
+    """`steps` forward passes of `model` in training mode on batches drawn from `images` (no weight
+    update: what moves are the EMA statistics); returns the traced forward function."""
+    forward = compat.tf().function(lambda x: model(x, training=True))
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        forward(images[rng.permutation(len(images))[:batch_size]])
+    return forward
+
+
 def warm_up_ranges(q, images: np.ndarray, steps: int, batch_size: int, seed: int = 0) -> int:
     """Start QAT from measured quantization ranges instead of tfmot's [-6, 6] guess.
 
@@ -316,16 +326,12 @@ def warm_up_ranges(q, images: np.ndarray, steps: int, batch_size: int, seed: int
     range = (ema - 0.999^steps * start) / (1 - 0.999^steps). One more pass resets the weight ranges
     (last-value, not EMA, which the correction would have spoilt); the BatchNorm statistics the
     passes moved are put back. Returns the number of range variables set."""
-    tf = compat.tf()
     ranges = _range_vars(q)
     if steps <= 0 or not ranges or len(images) == 0:
         return 0
     rest = [(v, v.numpy()) for v in q.variables if not any(v is r for r in ranges)]
     start = [v.numpy() for v in ranges]
-    forward = tf.function(lambda x: q(x, training=True))
-    rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        forward(images[rng.permutation(len(images))[:batch_size]])
+    forward = training_passes(q, images, steps, batch_size, seed)
     kept = 0.999 ** steps
     for v, s0 in zip(ranges, start):
         v.assign((v.numpy() - kept * s0) / (1.0 - kept))
@@ -340,10 +346,8 @@ def _qat(ctx, model, spec, where, index, history):
 
     q, info = wrap_qat(model, spec, where, history)
     if spec.range_warmup_steps:
-        if ctx.recipe.task == "detection":
-            from .detect.stages import _calibration as calibration
-        else:
-            from .convert import calibration_images as calibration
+        from .convert import calibration_images as calibration
+
         info["range_warmup"] = {"steps": spec.range_warmup_steps,
                                 "ranges": warm_up_ranges(q, calibration(ctx), spec.range_warmup_steps,
                                                          ctx.recipe.data.batch_size, ctx.recipe.seed)}
