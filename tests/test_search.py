@@ -103,6 +103,10 @@ def test_reward_and_pareto_front():
     assert mnasnet_reward(0.8, 2.0, 1.0, -0.07) == pytest.approx(0.8 * 2 ** -0.07)  # slower: less
     assert mnasnet_reward(0.8, 0.5, 1.0, -0.07) > 0.8  # faster than the target: a little more
     assert mnasnet_reward(0.8, 5.0, 1.0, 0.0) == pytest.approx(0.8)  # w = 0: latency ignored
+    # MnasNet's hard constraint (alpha 0 under T, beta -1 over): under T only accuracy counts.
+    assert mnasnet_reward(0.8, 0.5, 1.0, -1.0, weight_under=0.0) == pytest.approx(0.8)
+    assert mnasnet_reward(0.8, 2.0, 1.0, -1.0, weight_under=0.0) == pytest.approx(0.4)
+    assert mnasnet_reward(0.8, 0.9, 1.0, -1.0, weight_under=0.0) > mnasnet_reward(0.79, 0.5, 1.0, -1.0, 0.0)
     rows = [{"trial_id": "0", "status": "completed", "accuracy": 0.90, "latency_ms": 2.0, "size_bytes": 100},
             {"trial_id": "1", "status": "completed", "accuracy": 0.85, "latency_ms": 1.0, "size_bytes": 100},
             {"trial_id": "2", "status": "completed", "accuracy": 0.85, "latency_ms": 2.0, "size_bytes": 100},

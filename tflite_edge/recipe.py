@@ -491,6 +491,10 @@ class SearchSpec(Spec):
     latency_target_ms: float = Field(description="T in the reward: int8 latency on `target`, > 0")
     latency_weight: float = Field(-0.07, ge=-2.0, le=0.0, description="w in the reward; MnasNet's "
                                   "soft constraint is -0.07, 0 ignores latency")
+    latency_weight_under_target: Optional[float] = Field(
+        None, ge=-2.0, le=0.0, description="w for trials at or under T (MnasNet's alpha; "
+        "`latency_weight` is then beta, used above T); null: `latency_weight` on both sides. "
+        "0 with latency_weight -1 is MnasNet's hard constraint: under T only accuracy counts")
     epochs_per_trial: int = Field(1, ge=1)
     time_budget_s: Optional[float] = Field(None, gt=0.0, description="no trial starts after this many "
                                            "seconds of searching; null: run every trial")

@@ -55,13 +55,19 @@ SEARCH_DIR = "search"
 
 
 # ---------------------------------------------------------------- scoring
-def mnasnet_reward(accuracy: float, latency_ms: float, target_ms: float, weight: float) -> float:
-    """MnasNet's reward ACC * (LAT / T)^w; with w < 0 a model slower than T is penalised.
+def mnasnet_reward(accuracy: float, latency_ms: float, target_ms: float, weight: float,
+                   weight_under: Optional[float] = None) -> float:
+    """MnasNet's reward ACC * (LAT / T)^w, with w = `weight_under` (alpha) when LAT <= T and `weight`
+    (beta) above T. alpha = beta = -0.07 is the paper's soft constraint (any speed-up still pays);
+    alpha = 0, beta = -1 its hard one (below T only accuracy counts).
 
     >>> round(mnasnet_reward(0.9, 2.0, 1.0, -0.07), 4)
     0.8573
+    >>> mnasnet_reward(0.9, 0.5, 1.0, -1.0, weight_under=0.0)
+    0.9
     """
-    return float(accuracy * (latency_ms / target_ms) ** weight)
+    w = weight if weight_under is None or latency_ms > target_ms else weight_under
+    return float(accuracy * (latency_ms / target_ms) ** w)
 
 
 def pareto_front(records: list) -> list:
@@ -290,7 +296,8 @@ def measure_trial(ctx, spec: ModelSpec, trial_id: str) -> dict:
     accuracy = float(np.mean(pred == np.asarray(val_y)))
     lap("evaluate")
     return {"accuracy": accuracy, "latency_ms": latency, "size_bytes": info["size_bytes"],
-            "reward": mnasnet_reward(accuracy, latency, s.latency_target_ms, s.latency_weight),
+            "reward": mnasnet_reward(accuracy, latency, s.latency_target_ms, s.latency_weight,
+                                     s.latency_weight_under_target),
             "train_accuracy": float(history["accuracy"][-1]),
             "params": int(model.count_params()), "input_size": input_spec.height, "artifact": rel,
             "seconds_by_phase": seconds}
@@ -506,7 +513,7 @@ def summarize(ctx, tuner_ids) -> dict:
     atomic.write_json(ctx.path(f"{SEARCH_DIR}/pareto.json"),
                       {"objectives": {"accuracy": "max", "latency_ms": "min", "size_bytes": "min"},
                        "latency_target_ms": s.latency_target_ms, "latency_weight": s.latency_weight,
-                       "target": s.target, "threads": s.threads, "front": front,
+                       "latency_weight_under_target": s.latency_weight_under_target, "target": s.target, "threads": s.threads, "front": front,
                        "best_trial": best["trial_id"], "trials": table})
     plot_pareto(records, front, s.latency_target_ms, ctx.path(f"{SEARCH_DIR}/pareto.png"))
     ctx.log(f"  best trial {best['trial_id']}: {_describe(ModelSpec.model_validate(best['model']), best['input_size'])}"
