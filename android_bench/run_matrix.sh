@@ -3,7 +3,8 @@
 # (threads, delegate) pair and frames each run's output so the host can split it.
 #
 #   sh run_matrix.sh --binary ./benchmark_model --graph model.tflite \
-#       --threads 1,4 --delegates xnnpack,gpu --runs 50 --warmup 5 [--cpu-mask f0] [--profile]
+#       --threads 1,4 --delegates xnnpack,gpu --runs 50 --warmup 5 [--warmup-min-secs 0.5] \
+#       [--cpu-mask f0] [--profile]
 #
 # POSIX sh only: Android's /system/bin/sh is mksh and boards may have busybox ash.
 # Every configuration runs even when an earlier one fails; the host reads each "end" line's rc.
@@ -14,13 +15,14 @@ THREADS="1"
 DELEGATES="xnnpack"
 RUNS="50"
 WARMUP="5"
+WARMUP_MIN_SECS="0"
 CPU_MASK=""
 PROFILE="false"
 MARK="@@TFLITE_EDGE"
 
 usage() {
     echo "usage: run_matrix.sh --binary PATH --graph PATH [--threads 1,4] [--delegates xnnpack,gpu,nnapi,cpu]" >&2
-    echo "       [--runs N] [--warmup N] [--cpu-mask HEX] [--profile]" >&2
+    echo "       [--runs N] [--warmup N] [--warmup-min-secs S] [--cpu-mask HEX] [--profile]" >&2
     exit 2
 }
 
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
         --delegates) DELEGATES="$2"; shift 2 ;;
         --runs) RUNS="$2"; shift 2 ;;
         --warmup) WARMUP="$2"; shift 2 ;;
+        --warmup-min-secs) WARMUP_MIN_SECS="$2"; shift 2 ;;
         --cpu-mask) CPU_MASK="$2"; shift 2 ;;
         --profile) PROFILE="true"; shift ;;
         *) echo "unknown argument: $1" >&2; usage ;;
@@ -84,9 +87,10 @@ for threads in $THREADS; do
         IFS="$OLD_IFS"
         echo "$MARK begin threads=$threads delegate=$delegate"
         if flags=$(delegate_flags "$delegate"); then
-            # min_secs=0 makes --num_runs exact, so run counts match the host harness.
+            # min_secs=0 makes --num_runs exact, so run counts match the host harness; warm-up is
+            # at least --warmup runs and at least --warmup-min-secs, as on the host.
             $PIN "$BINARY" --graph="$GRAPH" --num_threads="$threads" \
-                --num_runs="$RUNS" --warmup_runs="$WARMUP" --min_secs=0 --warmup_min_secs=0 \
+                --num_runs="$RUNS" --warmup_runs="$WARMUP" --min_secs=0 --warmup_min_secs="$WARMUP_MIN_SECS" \
                 --report_peak_memory_footprint=true --enable_op_profiling="$PROFILE" \
                 $flags 2>&1
             rc=$?

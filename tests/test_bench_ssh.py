@@ -12,7 +12,7 @@ from tflite_edge.errors import UserInputError
 FAKE_WORKER = """
 import argparse, json, sys
 p = argparse.ArgumentParser()
-for flag in ("--model", "--threads", "--runs", "--warmup", "--eval-set"):
+for flag in ("--model", "--threads", "--runs", "--warmup", "--warmup-min-secs", "--eval-set"):
     p.add_argument(flag)
 a = p.parse_args()
 if a.threads == "3":
@@ -62,4 +62,6 @@ def test_openssh_command_line_is_batch_mode():
     argv = ssh.worker_argv("/tmp/tflite_edge/m.tflite", threads=2, runs=5, warmup=1, eval_set=None)
     assert argv == ["python3", "-m", "tflite_edge.bench.host_worker", "--model", "/tmp/tflite_edge/m.tflite",
                     "--threads", "2", "--runs", "5", "--warmup", "1"]
+    timed = ssh.worker_argv("m.tflite", threads=1, runs=5, warmup=1, eval_set=None, warmup_min_s=0.5)
+    assert timed[-2:] == ["--warmup-min-secs", "0.5"]
     assert ssh.parse_worker_output('log\n' + json.dumps({"a": 1})) == {"a": 1}

@@ -122,7 +122,7 @@ def test_latency_allocation_spends_the_macs_budget_where_time_goes(monkeypatch):
 
     model = _classifier("mobilenet_v2", size=32)
 
-    def fake_ms(m, calibration, threads=1, runs=50, warmup=5):  # no conversion: a stand-in timer
+    def fake_ms(m, calibration, *bench_args, **bench):  # no conversion: a stand-in timer
         total = 0.0
         for layer in m.layers:
             if type(layer).__name__ in ("Conv2D", "DepthwiseConv2D"):

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -87,10 +88,13 @@ def test_host_benchmark_fields(tiny_run):
     art = next(a for a in report["artifacts"] if a["format"] == "int8")
     r = benchmark_host(run_dir / art["path"], threads=2, runs=20, warmup=2)
     assert r["threads"] == 2 and r["runs"] == 20 and r["delegate"] == "xnnpack"
+    # Warm-up is a count and a duration (0.5 s by default): far more than 2 invokes of a tiny model.
+    assert r["warmup_min_s"] == 0.5 and r["warmup_invocations"] > 2
     assert 0 < r["latency_ms_min"] <= r["latency_ms_p50"] <= r["latency_ms_p90"] <= r["latency_ms_p99"]
     assert r["init_ms"] > 0 and r["first_inference_ms"] > 0 and r["peak_memory_mb"] > 10
     assert r["thread_pinning"] == "none"
-    pinned = benchmark_host(run_dir / art["path"], threads=2, runs=20, warmup=2, pin_threads=True)
+    pinned = benchmark_host(run_dir / art["path"], threads=2, runs=20, warmup=2, pin_threads=True, warmup_min_s=0)
+    assert pinned["warmup_invocations"] == 2
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     assert pinned["thread_pinning"] == ("spread" if cpus >= 2 else "none")
 
@@ -119,3 +123,22 @@ def test_cli_bench_json_matches_report_fields(tiny_run):
     rows = json.loads(proc.stdout)
     assert [r["threads"] for r in rows] == [1, 2]
     assert set(report["artifacts"][0]["benchmark"]["host"]) <= set(rows[0]) | {"sweep"}
+
+
+def test_warm_up_lasts_the_count_and_the_duration():
+    from tflite_edge.bench.host_worker import time_invocations
+
+    class Clock:  # an interpreter whose invoke takes 1 ms
+        calls = 0
+
+        def invoke(self):
+            self.calls += 1
+            time.sleep(0.001)
+
+    fast = time_invocations(Clock(), runs=3, warmup=4, warmup_min_s=0.0)
+    assert fast["warmup_invocations"] == 4
+    t0 = time.perf_counter()
+    interp = Clock()
+    slow = time_invocations(interp, runs=3, warmup=1, warmup_min_s=0.05)
+    assert time.perf_counter() - t0 >= 0.05 and slow["warmup_invocations"] > 4
+    assert interp.calls == 1 + slow["warmup_invocations"] + 3  # first inference, warm-up, timed

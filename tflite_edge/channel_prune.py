@@ -31,6 +31,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from . import compat
+from .bench import WARMUP_MIN_S
 from .errors import UserInputError
 
 PRODUCERS = ("Conv2D", "Dense")
@@ -469,7 +470,8 @@ def ratio_for_macs(model, g: ChannelGraph, target: float, criterion: str = "l1",
     return round(_bisect(lambda r: macs_ratio(r) <= target, _MAX_SEARCH_RATIO, 14), 4)
 
 
-def int8_latency_ms(model, calibration: np.ndarray, threads: int = 1, runs: int = 50, warmup: int = 5) -> float:
+def int8_latency_ms(model, calibration: np.ndarray, threads: int = 1, runs: int = 50, warmup: int = 5,
+                    warmup_min_s: float = WARMUP_MIN_S) -> float:
     """p50 host latency of the full-int8 conversion of `model` (a fresh benchmark process)."""
     import tempfile
     from pathlib import Path
@@ -481,12 +483,12 @@ def int8_latency_ms(model, calibration: np.ndarray, threads: int = 1, runs: int 
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "m.tflite"
         path.write_bytes(data)
-        r = benchmark_host(path, threads=threads, runs=runs, warmup=warmup)
+        r = benchmark_host(path, threads=threads, runs=runs, warmup=warmup, warmup_min_s=warmup_min_s)
     return float(r["latency_ms_p50"])
 
 
 def int8_reference(model, calibration: np.ndarray, folder: str, threads: int = 1, runs: int = 50,
-                   warmup: int = 5):
+                   warmup: int = 5, warmup_min_s: float = WARMUP_MIN_S):
     """(path of `model` converted to int8 in `folder`, its host p50 in ms)."""
     from pathlib import Path
 
@@ -495,11 +497,12 @@ def int8_reference(model, calibration: np.ndarray, folder: str, threads: int = 1
 
     path = Path(folder) / "unpruned.tflite"
     path.write_bytes(convert_keras(model, "int8", calibration))
-    return path, float(benchmark_host(path, threads=threads, runs=runs, warmup=warmup)["latency_ms_p50"])
+    ms = benchmark_host(path, threads=threads, runs=runs, warmup=warmup, warmup_min_s=warmup_min_s)["latency_ms_p50"]
+    return path, float(ms)
 
 
 def int8_latency_ratio(model, reference_path, calibration: np.ndarray, rounds: int = 3, threads: int = 1,
-                       runs: int = 50, warmup: int = 5) -> float:
+                       runs: int = 50, warmup: int = 5, warmup_min_s: float = WARMUP_MIN_S) -> float:
     """p50 of `model` (converted to int8) over p50 of the .tflite at `reference_path`, timed in
     alternation `rounds` times; the median ratio. Alternating keeps load drift on a shared host
     out of the ratio (single probes moved the latency allocation between two runs)."""
@@ -515,22 +518,24 @@ def int8_latency_ratio(model, reference_path, calibration: np.ndarray, rounds: i
         path.write_bytes(convert_keras(model, "int8", calibration))
         ratios = []
         for _ in range(rounds):
-            ref = benchmark_host(reference_path, threads=threads, runs=runs, warmup=warmup)["latency_ms_p50"]
-            ratios.append(benchmark_host(path, threads=threads, runs=runs, warmup=warmup)["latency_ms_p50"] / ref)
+            bench = {"threads": threads, "runs": runs, "warmup": warmup, "warmup_min_s": warmup_min_s}
+            ref = benchmark_host(reference_path, **bench)["latency_ms_p50"]
+            ratios.append(benchmark_host(path, **bench)["latency_ms_p50"] / ref)
     return float(statistics.median(ratios))
 
 
 def ratio_for_latency(model, g: ChannelGraph, target: float, calibration, criterion: str = "l1",
                       round_to: int = 8, threads: int = 1, runs: int = 50, warmup: int = 5,
+                      warmup_min_s: float = WARMUP_MIN_S,
                       where: str = "prune_channels", log=None):
     """(global ratio, measurements) meeting int8 latency <= target x the unpruned model's (bisection,
     5 probes). Measurements are noisy on a shared host; each probe is reported."""
-    base = int8_latency_ms(model, calibration, threads, runs, warmup)
+    base = int8_latency_ms(model, calibration, threads, runs, warmup, warmup_min_s)
     probes = []
 
     def lat_ratio(r):
         plan = plan_channels(model, g, group_ratios(g, r, clamp=True), criterion, round_to)
-        ms = int8_latency_ms(apply_plan(model, g, plan), calibration, threads, runs, warmup)
+        ms = int8_latency_ms(apply_plan(model, g, plan), calibration, threads, runs, warmup, warmup_min_s)
         probes.append({"ratio": round(r, 4), "latency_ms_p50": ms, "latency_ratio": ms / base})
         if log:
             log(f"    ratio {r:.3f}: int8 {ms:.3f} ms ({ms / base:.3f} of {base:.3f} ms)")
@@ -554,7 +559,8 @@ def resolution_buckets(model, g: ChannelGraph) -> Dict[int, List[int]]:
 
 def ratios_by_latency(model, g: ChannelGraph, target: float, calibration, criterion: str = "l1",
                       round_to: int = 8, max_ratio: float = 0.75, probe_ratio: float = 0.5,
-                      threads: int = 1, runs: int = 50, warmup: int = 5, where: str = "prune_channels",
+                      threads: int = 1, runs: int = 50, warmup: int = 5, warmup_min_s: float = WARMUP_MIN_S,
+                      where: str = "prune_channels",
                       log=None):
     """Per-group ratios meeting `target` MACs that remove the MACs which cost the most time.
 
@@ -567,7 +573,7 @@ def ratios_by_latency(model, g: ChannelGraph, target: float, calibration, criter
     import tempfile
 
     base_macs = count_macs(model)
-    bench = {"threads": threads, "runs": runs, "warmup": warmup}
+    bench = {"threads": threads, "runs": runs, "warmup": warmup, "warmup_min_s": warmup_min_s}
     tmp = tempfile.TemporaryDirectory()
     reference, base_ms = int8_reference(model, calibration, tmp.name, **bench)
 
@@ -719,7 +725,7 @@ def optimize_step(ctx, model, spec, where: str, index: int, history):
 
         calibration = calibration_images(ctx)[:32]  # latency does not depend on calibration quality
     b = ctx.recipe.benchmark
-    bench = {"threads": 1, "runs": getattr(b, "runs", 50), "warmup": getattr(b, "warmup", 5)}
+    bench = {"threads": 1, "runs": b.runs, "warmup": b.warmup, "warmup_min_s": b.warmup_min_s}
     if spec.ratios is not None:
         by_group = group_ratios(g, None, spec.ratios, where)
     else:

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from .bench import WARMUP_MIN_S
 from .errors import EdgeError, UserInputError
 
 
@@ -21,6 +22,16 @@ def _int_list(text: str):
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected integers >= 1 (got {text!r})")
     return values
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, e.g. 0.5 (got {text!r})")
+    if not 0.0 <= value <= 600.0:
+        raise argparse.ArgumentTypeError(f"expected 0 to 600 seconds (got {text!r})")
+    return value
 
 
 def cmd_validate(args) -> int:
@@ -136,6 +147,7 @@ def cmd_bench(args) -> int:
     from .bench.host import check_tflite_file
 
     options = BenchOptions(threads=tuple(args.threads), runs=args.runs, warmup=args.warmup,
+                           warmup_min_s=args.warmup_min_secs,
                            delegates=tuple(d for d in args.delegates.split(",") if d),
                            android_binary=args.benchmark_binary)
 
@@ -214,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_int_list, default=[1])
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--warmup-min-secs", type=_seconds, default=WARMUP_MIN_S,
+                   help=f"warm up for at least this long too (default {WARMUP_MIN_S} s, as benchmark_model)")
     p.add_argument("--delegates", default="xnnpack", help="android: comma-separated xnnpack,gpu,nnapi")
     p.add_argument("--benchmark-binary", default=os.environ.get("TFLITE_EDGE_BENCHMARK_MODEL"),
                    help="android: LiteRT benchmark_model binary (env TFLITE_EDGE_BENCHMARK_MODEL)")

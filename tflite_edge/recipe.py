@@ -16,6 +16,7 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
                       field_validator, model_validator)
 
+from .bench import WARMUP_MIN_S
 from .errors import UserInputError
 from .registry import did_you_mean
 
@@ -436,6 +437,8 @@ class BenchmarkSpec(Spec):
     threads: List[int] = Field([1], min_length=1)
     runs: int = Field(50, ge=1, le=100000)
     warmup: int = Field(5, ge=0, le=10000)
+    warmup_min_s: float = Field(WARMUP_MIN_S, ge=0.0, le=600.0, description="untimed invocations go on "
+                                "until this many seconds passed, as benchmark_model's --warmup_min_secs")
     delegates: List[Literal["xnnpack", "gpu", "nnapi"]] = Field(["xnnpack"], min_length=1,
                                                                  description="android targets")
     android_binary: Optional[str] = Field(None, description="LiteRT benchmark_model for android targets")
@@ -502,6 +505,7 @@ class SearchSpec(Spec):
     threads: int = Field(1, ge=1)
     runs: int = Field(30, ge=1, le=100000)
     warmup: int = Field(5, ge=0, le=10000)
+    warmup_min_s: float = Field(WARMUP_MIN_S, ge=0.0, le=600.0)
     eval_samples: int = Field(2000, ge=1, description="validation images scored per trial (int8 model)")
     calibration_samples: int = Field(100, ge=1, le=100000)
 

@@ -204,7 +204,7 @@ def _validate(model_path: Path, binary: Path | None, threads: Sequence[int], del
 
 def matrix_command(
     workdir: str, *, threads: Sequence[int], delegates: Sequence[str], runs: int, warmup: int,
-    cpu_mask: str | None, profile_ops: bool,
+    cpu_mask: str | None, profile_ops: bool, warmup_min_s: float = 0.0,
 ) -> str:
     """The shell line that runs `run_matrix.sh` in `workdir` on the device."""
     argv = [
@@ -216,6 +216,8 @@ def matrix_command(
         "--runs", str(int(runs)),
         "--warmup", str(int(warmup)),
     ]
+    if warmup_min_s:
+        argv += ["--warmup-min-secs", repr(float(warmup_min_s))]
     if cpu_mask:
         argv += ["--cpu-mask", cpu_mask]
     if profile_ops:
@@ -293,6 +295,7 @@ def benchmark_android(
     delegates: Sequence[str] = ("xnnpack",),
     runs: int = 50,
     warmup: int = 5,
+    warmup_min_s: float = 0.0,
     cpu_mask: str | None = None,
     profile_ops: bool = False,
     transport: Transport | None = None,
@@ -312,7 +315,8 @@ def benchmark_android(
     for local, name in ((binary, "benchmark_model"), (model_path, "model.tflite"), (SCRIPT, "run_matrix.sh")):
         transport.push(local, f"{transport.workdir}/{name}")
     command = matrix_command(transport.workdir, threads=threads, delegates=delegates, runs=runs,
-                             warmup=warmup, cpu_mask=cpu_mask, profile_ops=profile_ops)
+                             warmup=warmup, cpu_mask=cpu_mask, profile_ops=profile_ops,
+                             warmup_min_s=warmup_min_s)
     proc = transport.shell(command, MATRIX_TIMEOUT_S)
     chunks, notes = split_matrix_output(proc.stdout)
     if problem := _script_error(notes):
@@ -368,6 +372,7 @@ def benchmark_android_devices(
     delegates: Sequence[str] = ("xnnpack",),
     runs: int = 50,
     warmup: int = 5,
+    warmup_min_s: float = 0.0,
     cpu_mask: str | None = None,
     profile_ops: bool = False,
     runner: Runner = subprocess.run,
@@ -376,7 +381,7 @@ def benchmark_android_devices(
     def job(serial: str | None) -> Callable[[], list[dict[str, Any]]]:
         return lambda: benchmark_android(
             model_path, serial=serial, binary=binary, threads=threads, delegates=delegates, runs=runs,
-            warmup=warmup, cpu_mask=cpu_mask, profile_ops=profile_ops, runner=runner,
+            warmup=warmup, warmup_min_s=warmup_min_s, cpu_mask=cpu_mask, profile_ops=profile_ops, runner=runner,
         )
 
     return run_targets({f"android:{s}" if s else "android": job(s) for s in serials})

@@ -23,7 +23,8 @@ _INSTALL_HINT = ("install the Edge TPU runtime (Debian/Ubuntu: `apt-get install 
                  "from Coral's package repository, see converters/README.md)")
 
 
-def benchmark_coral(model_path, *, device: str | None = None, runs: int = 50, warmup: int = 5) -> dict:
+def benchmark_coral(model_path, *, device: str | None = None, runs: int = 50, warmup: int = 5,
+                    warmup_min_s: float = 0.0) -> dict:
     """Latency percentiles, init and first-inference time of a model on an Edge TPU."""
     model_path = Path(model_path)
     _check_arguments(model_path, device, runs, warmup)
@@ -43,7 +44,7 @@ def benchmark_coral(model_path, *, device: str | None = None, runs: int = 50, wa
     init_ms = (time.perf_counter_ns() - t0) / 1e6
     for detail, value in zip(interp.get_input_details(), random_inputs(interp)):
         interp.set_tensor(detail["index"], value)
-    result = _time_runs(interp, runs, warmup)
+    result = _time_runs(interp, runs, warmup, warmup_min_s)
     result.update({"init_ms": init_ms, "delegate": f"edgetpu ({device or 'first available'})",
                    "edgetpu_compiled": _is_compiled(model_path)})
     return result
@@ -82,10 +83,10 @@ def _load_delegate(device: str | None):
                             "and that this user may access it")
 
 
-def _time_runs(interp, runs: int, warmup: int) -> dict:
+def _time_runs(interp, runs: int, warmup: int, warmup_min_s: float = 0.0) -> dict:
     from .host_worker import time_invocations
 
-    return {"threads": 1, **time_invocations(interp, runs, warmup)}
+    return {"threads": 1, **time_invocations(interp, runs, warmup, warmup_min_s)}
 
 
 def _is_compiled(model_path: Path) -> bool:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import EdgeError, UserInputError
+from . import WARMUP_MIN_S
 
 
 def check_tflite_file(path: Path) -> None:
@@ -23,11 +24,12 @@ def check_tflite_file(path: Path) -> None:
 
 
 def benchmark_host(model_path, threads: int = 1, runs: int = 50, warmup: int = 5, timeout_s: float = 600,
-                   pin_threads: bool = False) -> dict:
+                   pin_threads: bool = False, warmup_min_s: float = WARMUP_MIN_S) -> dict:
     """Latency percentiles, init and first-inference time, peak memory of one model on this host."""
     check_tflite_file(model_path)
     cmd = [sys.executable, "-m", "tflite_edge.bench.host_worker", "--model", str(model_path),
-           "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
+           "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup),
+           "--warmup-min-secs", repr(float(warmup_min_s))]
     if pin_threads:
         cmd.append("--pin-threads")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")

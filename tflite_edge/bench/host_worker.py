@@ -109,20 +109,24 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
-def time_invocations(interp, runs: int, warmup: int) -> dict:
-    """First-inference time, then `warmup` untimed and `runs` timed invokes (inputs already set)."""
+def time_invocations(interp, runs: int, warmup: int, warmup_min_s: float = 0.0) -> dict:
+    """First-inference time, then untimed invokes (at least `warmup` of them and at least
+    `warmup_min_s` seconds' worth), then `runs` timed invokes (inputs already set)."""
     t0 = time.perf_counter_ns()
     interp.invoke()
     first_ms = (time.perf_counter_ns() - t0) / 1e6
-    for _ in range(warmup):
+    warm_until = time.perf_counter_ns() + int(warmup_min_s * 1e9)
+    done = 0
+    while done < warmup or time.perf_counter_ns() < warm_until:
         interp.invoke()
+        done += 1
     times = np.empty(runs, np.float64)
     for i in range(runs):
         t0 = time.perf_counter_ns()
         interp.invoke()
         times[i] = (time.perf_counter_ns() - t0) / 1e6
     return {
-        "runs": runs, "warmup": warmup,
+        "runs": runs, "warmup": warmup, "warmup_invocations": done, "warmup_min_s": warmup_min_s,
         "latency_ms_p50": float(np.percentile(times, 50)),
         "latency_ms_p90": float(np.percentile(times, 90)),
         "latency_ms_p99": float(np.percentile(times, 99)),
@@ -161,7 +165,8 @@ def pin_threads(pool_tids) -> str:
     return "spread"
 
 
-def measure(model_path: str, threads: int, runs: int, warmup: int, pin: bool = False) -> dict:
+def measure(model_path: str, threads: int, runs: int, warmup: int, pin: bool = False,
+            warmup_min_s: float = 0.0) -> dict:
     base_mb = _rss_mb()
     before = _thread_ids()
     t0 = time.perf_counter_ns()
@@ -173,7 +178,7 @@ def measure(model_path: str, threads: int, runs: int, warmup: int, pin: bool = F
     if pin:
         interp.invoke()  # the pool's threads exist once the first invoke ran
         pinning = pin_threads(_thread_ids() - before)
-    timing = time_invocations(interp, runs, warmup)
+    timing = time_invocations(interp, runs, warmup, warmup_min_s)
     peak_mb = _rss_mb()
     return {"threads": threads, "delegate": delegate, **timing, "init_ms": init_ms,
             "peak_memory_mb": peak_mb, "model_memory_mb": max(0.0, peak_mb - base_mb),
@@ -187,10 +192,12 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--eval-set", help=".npz with preprocessed images x and labels y: also report accuracy")
+    ap.add_argument("--warmup-min-secs", type=float, default=0.0,
+                    help="keep warming up until this many seconds passed (as benchmark_model's --warmup_min_secs)")
     ap.add_argument("--pin-threads", action="store_true", help="each thread on its own CPU (Linux)")
     a = ap.parse_args(argv)
     try:
-        result = measure(a.model, a.threads, a.runs, a.warmup, a.pin_threads)
+        result = measure(a.model, a.threads, a.runs, a.warmup, a.pin_threads, a.warmup_min_secs)
         if a.eval_set:
             result.update(eval_accuracy(a.model, a.eval_set, a.threads))
     except (RuntimeError, ValueError, OSError) as e:

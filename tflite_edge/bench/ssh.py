@@ -84,9 +84,11 @@ def _call(argv: list[str], timeout: float) -> subprocess.CompletedProcess:
 
 
 def worker_argv(model: str, *, threads: int, runs: int, warmup: int, eval_set: str | None,
-                worker: Sequence[str] = WORKER) -> list[str]:
+                worker: Sequence[str] = WORKER, warmup_min_s: float = 0.0) -> list[str]:
     """The host_worker command line run on the board."""
     argv = [*worker, "--model", model, "--threads", str(int(threads)), "--runs", str(int(runs)), "--warmup", str(int(warmup))]
+    if warmup_min_s:
+        argv += ["--warmup-min-secs", repr(float(warmup_min_s))]
     if eval_set is not None:
         argv += ["--eval-set", eval_set]
     return argv
@@ -130,6 +132,7 @@ def benchmark_ssh(
     threads: Sequence[int] = (1,),
     runs: int = 50,
     warmup: int = 5,
+    warmup_min_s: float = 0.0,
     eval_set: Path | None = None,
     transport: Transport | None = None,
     worker: Sequence[str] = WORKER,
@@ -155,7 +158,8 @@ def benchmark_ssh(
     facts = board_facts(transport)
     results = []
     for t in threads:
-        argv = worker_argv(remote_model, threads=t, runs=runs, warmup=warmup, eval_set=remote_eval, worker=worker)
+        argv = worker_argv(remote_model, threads=t, runs=runs, warmup=warmup, eval_set=remote_eval, worker=worker,
+                           warmup_min_s=warmup_min_s)
         proc = transport.run(argv, RUN_TIMEOUT_S)
         if proc.returncode != 0:
             results.append({"target": transport.name, "model": model_path.name, "threads": int(t),
