@@ -57,15 +57,15 @@ def test_matrix_runs_every_configuration_and_keeps_going_after_a_failure(tmp_pat
     assert len(calls) == 6
     first = calls[0].split()
     assert "--num_threads=1" in first and "--num_runs=50" in first and "--warmup_runs=5" in first
-    assert "--warmup_min_secs=0" in first and "--min_secs=0" in first  # exact counts unless asked
+    assert "--warmup_min_secs=0.5" in first and "--min_secs=0" in first  # warm-up: 5 runs and 0.5 s
     assert "--report_peak_memory_footprint=true" in first and "--use_xnnpack=true" in first
     assert any(a.startswith("--graph=") and a.endswith("/model.tflite") for a in first)
     assert "--use_nnapi=true" in calls[1] and "--use_gpu=true" in calls[2] and "--num_threads=4" in calls[3]
 
 
-def test_warm_up_duration_reaches_the_binary(tmp_path, fake_binary):
-    _, calls = run_local(tmp_path, fake_binary, warmup_min_s=0.5)
-    assert "--warmup_min_secs=0.5" in calls[0].split()
+def test_warm_up_by_count_alone_reaches_the_binary(tmp_path, fake_binary):
+    _, calls = run_local(tmp_path, fake_binary, warmup_min_s=0)
+    assert "--warmup_min_secs=0" in calls[0].split()
 
 
 def test_op_profiling_flag_reaches_the_binary_and_the_profile_is_parsed(tmp_path, fake_binary):

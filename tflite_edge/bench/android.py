@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
-from tflite_edge.bench import parse
+from tflite_edge.bench import WARMUP_MIN_S, parse
 from tflite_edge.errors import DeviceUnavailable, EdgeError, UserInputError
 
 SCRIPT = Path(__file__).resolve().parents[2] / "android_bench" / "run_matrix.sh"
@@ -295,7 +295,7 @@ def benchmark_android(
     delegates: Sequence[str] = ("xnnpack",),
     runs: int = 50,
     warmup: int = 5,
-    warmup_min_s: float = 0.0,
+    warmup_min_s: float = WARMUP_MIN_S,
     cpu_mask: str | None = None,
     profile_ops: bool = False,
     transport: Transport | None = None,
@@ -372,7 +372,7 @@ def benchmark_android_devices(
     delegates: Sequence[str] = ("xnnpack",),
     runs: int = 50,
     warmup: int = 5,
-    warmup_min_s: float = 0.0,
+    warmup_min_s: float = WARMUP_MIN_S,
     cpu_mask: str | None = None,
     profile_ops: bool = False,
     runner: Runner = subprocess.run,

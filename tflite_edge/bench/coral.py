@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import WARMUP_MIN_S
 from ..errors import DeviceUnavailable, UserInputError
 
 EDGETPU_LIBRARY = {"linux": "libedgetpu.so.1", "darwin": "libedgetpu.1.dylib",
@@ -24,7 +25,7 @@ _INSTALL_HINT = ("install the Edge TPU runtime (Debian/Ubuntu: `apt-get install 
 
 
 def benchmark_coral(model_path, *, device: str | None = None, runs: int = 50, warmup: int = 5,
-                    warmup_min_s: float = 0.0) -> dict:
+                    warmup_min_s: float = WARMUP_MIN_S) -> dict:
     """Latency percentiles, init and first-inference time of a model on an Edge TPU."""
     model_path = Path(model_path)
     _check_arguments(model_path, device, runs, warmup)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from tflite_edge.bench import WARMUP_MIN_S
 from tflite_edge.errors import DeviceUnavailable, UserInputError
 
 REMOTE_DIR = "/tmp/tflite_edge"
@@ -132,7 +133,7 @@ def benchmark_ssh(
     threads: Sequence[int] = (1,),
     runs: int = 50,
     warmup: int = 5,
-    warmup_min_s: float = 0.0,
+    warmup_min_s: float = WARMUP_MIN_S,
     eval_set: Path | None = None,
     transport: Transport | None = None,
     worker: Sequence[str] = WORKER,
