@@ -142,3 +142,41 @@ def test_warm_up_lasts_the_count_and_the_duration():
     slow = time_invocations(interp, runs=3, warmup=1, warmup_min_s=0.05)
     assert time.perf_counter() - t0 >= 0.05 and slow["warmup_invocations"] > 4
     assert interp.calls == 1 + slow["warmup_invocations"] + 3  # first inference, warm-up, timed
+
+
+def test_runs_spread_over_processes_are_pooled(tiny_run):
+    from tflite_edge.bench.host import benchmark_host
+
+    _, run_dir, report = tiny_run
+    art = next(a for a in report["artifacts"] if a["format"] == "int8")
+    r = benchmark_host(run_dir / art["path"], runs=10, warmup=1, warmup_min_s=0, processes=3)
+    assert r["runs"] == 10 and r["processes"] == 3 and len(r["latency_ms_p50_by_process"]) == 3
+    assert "samples_ms" not in r  # pooled, not copied into the report
+    by_process = r["latency_ms_p50_by_process"]
+    assert min(by_process) <= r["latency_ms_p50"] <= max(by_process)
+    assert r["warmup_invocations"] == 3  # one untimed invoke per process
+    with pytest.raises(UserInputError, match="raise runs or lower processes"):
+        benchmark_host(run_dir / art["path"], runs=2, processes=3)
+
+
+def test_pooling_takes_percentiles_over_every_invocation():
+    from tflite_edge.bench.host import _pool
+
+    def part(samples, init):
+        return {"threads": 1, "runs": len(samples), "samples_ms": samples, "latency_ms_p50": float(np.median(samples)),
+                "warmup_invocations": 2, "init_ms": init, "first_inference_ms": init,
+                "peak_memory_mb": init, "model_memory_mb": init}
+
+    # One process in a slow mode moves a single-process p50 by 50%; the pooled p50 stays put.
+    pooled = _pool([part([1.0] * 5, 10.0), part([1.0] * 5, 30.0), part([1.5] * 5, 20.0)])
+    assert pooled["latency_ms_p50"] == 1.0 and pooled["latency_ms_max"] == 1.5 and pooled["runs"] == 15
+    assert pooled["latency_ms_p50_by_process"] == [1.0, 1.0, 1.5] and pooled["warmup_invocations"] == 6
+    assert pooled["init_ms"] == 20.0 and pooled["peak_memory_mb"] == 30.0
+
+
+def test_recipe_refuses_more_processes_than_runs(tiny_dict):
+    from tflite_edge.recipe import validate_dict
+
+    tiny_dict["benchmark"].update(runs=3, processes=4)
+    with pytest.raises(UserInputError, match=r"benchmark: .*processes \(4\) > runs \(3\)"):
+        validate_dict(tiny_dict)

@@ -24,6 +24,16 @@ def _int_list(text: str):
     return values
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 (got {text!r})")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -147,7 +157,7 @@ def cmd_bench(args) -> int:
     from .bench.host import check_tflite_file
 
     options = BenchOptions(threads=tuple(args.threads), runs=args.runs, warmup=args.warmup,
-                           warmup_min_s=args.warmup_min_secs,
+                           warmup_min_s=args.warmup_min_secs, processes=args.processes,
                            delegates=tuple(d for d in args.delegates.split(",") if d),
                            android_binary=args.benchmark_binary)
 
@@ -228,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--warmup-min-secs", type=_seconds, default=WARMUP_MIN_S,
                    help=f"warm up for at least this long too (default {WARMUP_MIN_S} s, as benchmark_model)")
+    p.add_argument("--processes", type=_count, default=1,
+                   help="host: spread --runs over this many fresh processes and pool them (e.g. 4)")
     p.add_argument("--delegates", default="xnnpack", help="android: comma-separated xnnpack,gpu,nnapi")
     p.add_argument("--benchmark-binary", default=os.environ.get("TFLITE_EDGE_BENCHMARK_MODEL"),
                    help="android: LiteRT benchmark_model binary (env TFLITE_EDGE_BENCHMARK_MODEL)")

@@ -439,10 +439,19 @@ class BenchmarkSpec(Spec):
     warmup: int = Field(5, ge=0, le=10000)
     warmup_min_s: float = Field(WARMUP_MIN_S, ge=0.0, le=600.0, description="untimed invocations go on "
                                 "until this many seconds passed, as benchmark_model's --warmup_min_secs")
+    processes: int = Field(1, ge=1, le=100, description="host target: spread `runs` over this many fresh "
+                           "processes and pool them (steadier p50 when comparing runs; 4 is a good value)")
     delegates: List[Literal["xnnpack", "gpu", "nnapi"]] = Field(["xnnpack"], min_length=1,
                                                                  description="android targets")
     android_binary: Optional[str] = Field(None, description="LiteRT benchmark_model for android targets")
     eval_samples: int = Field(1000, ge=1, description="ssh targets: test images sent to measure accuracy there")
+
+    @model_validator(mode="after")
+    def _runs_per_process(self):
+        if self.processes > self.runs:
+            raise ValueError(f"processes ({self.processes}) > runs ({self.runs}): each process needs at "
+                             "least one timed run; raise runs or lower processes")
+        return self
 
     @field_validator("threads")
     @classmethod

@@ -25,6 +25,7 @@ class BenchOptions:
     runs: int = 50
     warmup: int = 5
     warmup_min_s: float = WARMUP_MIN_S
+    processes: int = 1                         # host only: runs spread over fresh processes, pooled
     delegates: Tuple[str, ...] = ("xnnpack",)  # android only: xnnpack, gpu, nnapi
     android_binary: Optional[str] = None       # LiteRT benchmark_model for the device (android_bench/)
     eval_set: Optional[str] = None             # ssh only: .npz {x, y} so accuracy is measured on the board
@@ -35,7 +36,7 @@ def _host(model_path, arg, o: BenchOptions):
     from .host import benchmark_host
 
     return [benchmark_host(model_path, threads=t, runs=o.runs, warmup=o.warmup,
-                           warmup_min_s=o.warmup_min_s) for t in o.threads]
+                           warmup_min_s=o.warmup_min_s, processes=o.processes) for t in o.threads]
 
 
 @TARGETS.register("android", summary="an Android device over adb (android[:SERIAL])")

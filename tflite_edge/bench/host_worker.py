@@ -109,9 +109,22 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
-def time_invocations(interp, runs: int, warmup: int, warmup_min_s: float = 0.0) -> dict:
+def latency_stats(times_ms) -> dict:
+    """Percentiles, mean and spread of invocation times (ms): the report's latency fields."""
+    times = np.asarray(times_ms, np.float64)
+    return {
+        "latency_ms_p50": float(np.percentile(times, 50)),
+        "latency_ms_p90": float(np.percentile(times, 90)),
+        "latency_ms_p99": float(np.percentile(times, 99)),
+        "latency_ms_mean": float(times.mean()), "latency_ms_std": float(times.std()),
+        "latency_ms_min": float(times.min()), "latency_ms_max": float(times.max()),
+    }
+
+
+def time_invocations(interp, runs: int, warmup: int, warmup_min_s: float = 0.0, samples: bool = False) -> dict:
     """First-inference time, then untimed invokes (at least `warmup` of them and at least
-    `warmup_min_s` seconds' worth), then `runs` timed invokes (inputs already set)."""
+    `warmup_min_s` seconds' worth), then `runs` timed invokes (inputs already set).
+    `samples`: also return every timed invocation (`samples_ms`), for pooling across processes."""
     t0 = time.perf_counter_ns()
     interp.invoke()
     first_ms = (time.perf_counter_ns() - t0) / 1e6
@@ -127,12 +140,8 @@ def time_invocations(interp, runs: int, warmup: int, warmup_min_s: float = 0.0) 
         times[i] = (time.perf_counter_ns() - t0) / 1e6
     return {
         "runs": runs, "warmup": warmup, "warmup_invocations": done, "warmup_min_s": warmup_min_s,
-        "latency_ms_p50": float(np.percentile(times, 50)),
-        "latency_ms_p90": float(np.percentile(times, 90)),
-        "latency_ms_p99": float(np.percentile(times, 99)),
-        "latency_ms_mean": float(times.mean()), "latency_ms_std": float(times.std()),
-        "latency_ms_min": float(times.min()), "latency_ms_max": float(times.max()),
-        "first_inference_ms": first_ms,
+        **latency_stats(times), "first_inference_ms": first_ms,
+        **({"samples_ms": [round(float(t), 6) for t in times]} if samples else {}),
     }
 
 
@@ -166,7 +175,7 @@ def pin_threads(pool_tids) -> str:
 
 
 def measure(model_path: str, threads: int, runs: int, warmup: int, pin: bool = False,
-            warmup_min_s: float = 0.0) -> dict:
+            warmup_min_s: float = 0.0, samples: bool = False) -> dict:
     base_mb = _rss_mb()
     before = _thread_ids()
     t0 = time.perf_counter_ns()
@@ -178,7 +187,7 @@ def measure(model_path: str, threads: int, runs: int, warmup: int, pin: bool = F
     if pin:
         interp.invoke()  # the pool's threads exist once the first invoke ran
         pinning = pin_threads(_thread_ids() - before)
-    timing = time_invocations(interp, runs, warmup, warmup_min_s)
+    timing = time_invocations(interp, runs, warmup, warmup_min_s, samples)
     peak_mb = _rss_mb()
     return {"threads": threads, "delegate": delegate, **timing, "init_ms": init_ms,
             "peak_memory_mb": peak_mb, "model_memory_mb": max(0.0, peak_mb - base_mb),
@@ -194,10 +203,11 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-set", help=".npz with preprocessed images x and labels y: also report accuracy")
     ap.add_argument("--warmup-min-secs", type=float, default=0.0,
                     help="keep warming up until this many seconds passed (as benchmark_model's --warmup_min_secs)")
+    ap.add_argument("--samples", action="store_true", help="also print every timed invocation (samples_ms)")
     ap.add_argument("--pin-threads", action="store_true", help="each thread on its own CPU (Linux)")
     a = ap.parse_args(argv)
     try:
-        result = measure(a.model, a.threads, a.runs, a.warmup, a.pin_threads, a.warmup_min_secs)
+        result = measure(a.model, a.threads, a.runs, a.warmup, a.pin_threads, a.warmup_min_secs, a.samples)
         if a.eval_set:
             result.update(eval_accuracy(a.model, a.eval_set, a.threads))
     except (RuntimeError, ValueError, OSError) as e:

@@ -1,0 +1,37 @@
+"""How often a fresh benchmark process lands in a slower mode: N one-process measurements in a row.
+
+    .venv/bin/python benchmarks/host_process_modes.py MODEL.tflite [--n 30] [--threads 1]
+
+Prints each process's p50 (200 invocations, 0.5 s warm-up) and counts those more than 3% above
+the median of all N. Isolated slow processes (not runs of them) point at per-process state (memory
+layout, thread placement) rather than machine load: that is what `processes` > 1 pools away.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+
+from tflite_edge.bench.host import benchmark_host
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--n", type=int, default=30)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    p50s = []
+    for _ in range(args.n):
+        p50s.append(benchmark_host(args.model, threads=args.threads, runs=200, warmup=20)["latency_ms_p50"])
+        print(f"{p50s[-1]:.4f}", end=" ", flush=True)
+    med = statistics.median(p50s)
+    slow = [i for i, v in enumerate(p50s) if v > 1.03 * med]
+    print(f"\nmedian {med:.4f} ms; {len(slow)} of {len(p50s)} processes > 3% slower "
+          f"(positions {slow}, worst +{100 * (max(p50s) / med - 1):.1f}%)")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
