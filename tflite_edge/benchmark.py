@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bench import BenchOptions, run_target
+from .bench import BenchOptions, run_targets
 from .errors import EdgeError
 
 
@@ -34,14 +34,12 @@ def benchmark(ctx) -> dict:
     results = {}
     for art in ctx.outputs("convert")["artifacts"]:
         per_target = {}
-        for target in b.targets:
-            if art.get("runs_on") and target.split(":")[0] != art["runs_on"]:
-                continue  # an Edge TPU-compiled model runs only on its accelerator
-            try:
-                records = run_target(target, ctx.path(art["path"]), options)
-            except EdgeError as e:
-                ctx.log(f"  {art['name']} on {target}: {e}")
-                per_target[target] = {"target": target, "error": str(e)}
+        # an Edge TPU-compiled model runs only on its accelerator
+        targets = [t for t in b.targets if not art.get("runs_on") or t.split(":")[0] == art["runs_on"]]
+        for target, records in run_targets(targets, ctx.path(art["path"]), options).items():
+            if isinstance(records, EdgeError):
+                ctx.log(f"  {art['name']} on {target}: {records}")
+                per_target[target] = {"target": target, "error": str(records)}
                 continue
             # The first thread count is the headline; the full sweep is kept beside it.
             per_target[target] = dict(records[0], sweep=records) if len(records) > 1 else records[0]

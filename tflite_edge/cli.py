@@ -153,7 +153,7 @@ def cmd_convert(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import BenchOptions, run_target
+    from .bench import BenchOptions, run_targets
     from .bench.host import check_tflite_file
 
     options = BenchOptions(threads=tuple(args.threads), runs=args.runs, warmup=args.warmup,
@@ -165,14 +165,13 @@ def cmd_bench(args) -> int:
     for model in args.models:
         check_tflite_file(Path(model))
     for model in args.models:
-        for target in args.target:
-            try:
-                for rec in run_target(target, Path(model), options):
-                    results.append({"model": model, **rec})
-            except EdgeError as e:  # one target failing does not stop the others
-                failed.add(e.exit_code)
-                results.append({"model": model, "target": target, "error": str(e)})
-                print(f"error: {one_line(e)}", file=sys.stderr)
+        for target, records in run_targets(args.target, Path(model), options).items():
+            if isinstance(records, EdgeError):  # one target failing does not stop the others
+                failed.add(records.exit_code)
+                results.append({"model": model, "target": target, "error": str(records)})
+                print(f"error: {one_line(records)}", file=sys.stderr)
+                continue
+            results.extend({"model": model, **rec} for rec in records)
     if args.json:
         print(json.dumps(results if len(results) != 1 else results[0], indent=2))
     else:

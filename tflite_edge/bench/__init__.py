@@ -39,7 +39,9 @@ def _host(model_path, arg, o: BenchOptions):
                            warmup_min_s=o.warmup_min_s, processes=o.processes) for t in o.threads]
 
 
-@TARGETS.register("android", summary="an Android device over adb (android[:SERIAL])")
+# remote=True: the work runs on another machine, so such targets run side by side (several phones
+# and boards at once); host and coral time this machine's CPU or USB bus and run one at a time.
+@TARGETS.register("android", summary="an Android device over adb (android[:SERIAL])", remote=True)
 def _android(model_path, arg, o: BenchOptions):
     from .android import benchmark_android
 
@@ -49,7 +51,7 @@ def _android(model_path, arg, o: BenchOptions):
                              warmup_min_s=o.warmup_min_s)
 
 
-@TARGETS.register("ssh", summary="a Linux board over SSH (ssh:USER@HOST), our host harness there")
+@TARGETS.register("ssh", summary="a Linux board over SSH (ssh:USER@HOST), our host harness there", remote=True)
 def _ssh(model_path, arg, o: BenchOptions):
     from ..errors import UserInputError
     from .ssh import benchmark_ssh
@@ -71,3 +73,28 @@ def _coral(model_path, arg, o: BenchOptions):
 def run_target(target: str, model_path, options: BenchOptions):
     kind, _, arg = target.partition(":")
     return TARGETS.get(kind)(model_path, arg or None, options)
+
+
+def run_targets(targets, model_path, options: BenchOptions) -> dict:
+    """{target: records, or the EdgeError it raised}, in the order given. Remote targets (phones,
+    boards) run in parallel, then the local ones one after another, with nothing else running."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..errors import EdgeError
+
+    def guarded(target):
+        try:
+            return run_target(target, model_path, options)
+        except EdgeError as e:  # one target failing does not stop the others
+            return e
+
+    kinds = set(TARGETS.names())
+    remote = [t for t in targets if (k := t.partition(":")[0]) in kinds and TARGETS.meta(k).get("remote")]
+    done = {}
+    if len(remote) > 1:
+        with ThreadPoolExecutor(max_workers=min(8, len(remote))) as pool:
+            done.update(zip(remote, pool.map(guarded, remote)))
+    for t in targets:
+        if t not in done:
+            done[t] = guarded(t)
+    return {t: done[t] for t in targets}
