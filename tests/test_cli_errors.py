@@ -54,9 +54,12 @@ def test_truncated_tflite(tmp_path):
     assert_clean_error(cli("bench", cut, "--runs", "1"), 2, "cut.tflite")
 
 
-def test_bad_threads_flag(tmp_path):
-    proc = cli("bench", "x.tflite", "--threads", "one")
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+@pytest.mark.parametrize("flags, says", [(("--threads", "one"), "--threads"),
+                                         (("--processes", "0"), "--processes"),
+                                         (("--warmup-min-secs", "-1"), "0 to 600 seconds")])
+def test_bad_bench_flags(flags, says):
+    proc = cli("bench", "x.tflite", *flags)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and says in proc.stderr
 
 
 def test_convert_cli_with_calibration_folder(tmp_path):

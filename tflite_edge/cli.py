@@ -25,13 +25,10 @@ def _int_list(text: str):
 
 
 def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1 (got {text!r})")
-    return value
+    values = _int_list(text)
+    if len(values) != 1:
+        raise argparse.ArgumentTypeError(f"expected one integer >= 1 (got {text!r})")
+    return values[0]
 
 
 def _seconds(text: str) -> float:
