@@ -31,8 +31,8 @@ def benchmark_host(model_path, threads: int = 1, runs: int = 50, warmup: int = 5
 
     `processes` > 1 spreads the `runs` timed invocations over that many fresh processes and pools
     them: a process's memory layout and thread placement can put all its invocations in a slower
-    mode (about one fresh process in fifteen, 9% slower, for a 0.1 ms model here), and the pooled
-    median is not moved by one such process the way a single process's median is."""
+    mode (one fresh process in 15 to 30, 9-30% slower, for a 0.1 ms model on our 2-core host), and
+    the pooled median is not moved by one such process the way a single process's median is."""
     check_tflite_file(model_path)
     if processes < 1 or runs < processes:
         raise UserInputError(f"processes={processes}, runs={runs}: each process needs at least one timed run; "
