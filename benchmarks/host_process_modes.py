@@ -23,12 +23,14 @@ def main():
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     p50s = []
+    print("p50_ms  cpu_busy  steal_%   (cpu_busy: CPU-seconds per second while timing; ~threads when all ran)")
     for _ in range(args.n):
-        p50s.append(benchmark_host(args.model, threads=args.threads, runs=200, warmup=20)["latency_ms_p50"])
-        print(f"{p50s[-1]:.4f}", end=" ", flush=True)
+        r = benchmark_host(args.model, threads=args.threads, runs=200, warmup=20)
+        p50s.append(r["latency_ms_p50"])
+        print(f"{p50s[-1]:.4f}  {r['cpu_busy']:.2f}  {r['steal_percent']}", flush=True)
     med = statistics.median(p50s)
     slow = [i for i, v in enumerate(p50s) if v > 1.03 * med]
-    print(f"\nmedian {med:.4f} ms; {len(slow)} of {len(p50s)} processes > 3% slower "
+    print(f"median {med:.4f} ms; {len(slow)} of {len(p50s)} processes > 3% slower "
           f"(positions {slow}, worst +{100 * (max(p50s) / med - 1):.1f}%)")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 

@@ -90,6 +90,7 @@ def test_host_benchmark_fields(tiny_run):
     assert r["threads"] == 2 and r["runs"] == 20 and r["delegate"] == "xnnpack"
     # Warm-up is a count and a duration (0.5 s by default): far more than 2 invokes of a tiny model.
     assert r["warmup_min_s"] == 0.5 and r["warmup_invocations"] > 2
+    assert r["cpu_busy"] > 0 and (r["steal_percent"] is None or 0 <= r["steal_percent"] <= 100)
     assert 0 < r["latency_ms_min"] <= r["latency_ms_p50"] <= r["latency_ms_p90"] <= r["latency_ms_p99"]
     assert r["init_ms"] > 0 and r["first_inference_ms"] > 0 and r["peak_memory_mb"] > 10
     assert r["thread_pinning"] == "none"
@@ -154,6 +155,7 @@ def test_runs_spread_over_processes_are_pooled(tiny_run):
     assert "samples_ms" not in r  # pooled, not copied into the report
     by_process = r["latency_ms_p50_by_process"]
     assert min(by_process) <= r["latency_ms_p50"] <= max(by_process)
+    assert len(r["cpu_busy_by_process"]) == 3 and "cpu_busy" not in r
     assert r["warmup_invocations"] == 3  # one untimed invoke per process
     with pytest.raises(UserInputError, match="raise runs or lower processes"):
         benchmark_host(run_dir / art["path"], runs=2, processes=3)

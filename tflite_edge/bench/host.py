@@ -62,7 +62,10 @@ def _pool(parts: list) -> dict:
         "first_inference_ms": statistics.median(p["first_inference_ms"] for p in parts),
         "peak_memory_mb": max(p["peak_memory_mb"] for p in parts),
         "model_memory_mb": max(p["model_memory_mb"] for p in parts),
+        "cpu_busy_by_process": [p.get("cpu_busy") for p in parts],
+        "steal_percent": max((p["steal_percent"] for p in parts if p.get("steal_percent") is not None), default=None),
     })
+    pooled.pop("cpu_busy", None)
     return pooled
 
 

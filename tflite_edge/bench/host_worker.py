@@ -109,6 +109,22 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
+def _steal_ticks():
+    """(steal, total) jiffies of all CPUs from /proc/stat, or None where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7], sum(fields)) if len(fields) > 7 else None
+
+
+def _steal_percent(before, after):
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round(100.0 * (after[0] - before[0]) / (after[1] - before[1]), 2)
+
+
 def latency_stats(times_ms) -> dict:
     """Percentiles, mean and spread of invocation times (ms): the report's latency fields."""
     times = np.asarray(times_ms, np.float64)
@@ -134,13 +150,20 @@ def time_invocations(interp, runs: int, warmup: int, warmup_min_s: float = 0.0, 
         interp.invoke()
         done += 1
     times = np.empty(runs, np.float64)
+    cpu0, steal0, wall0 = os.times(), _steal_ticks(), time.perf_counter()
     for i in range(runs):
         t0 = time.perf_counter_ns()
         interp.invoke()
         times[i] = (time.perf_counter_ns() - t0) / 1e6
+    cpu1, steal1, wall = os.times(), _steal_ticks(), time.perf_counter() - wall0
     return {
         "runs": runs, "warmup": warmup, "warmup_invocations": done, "warmup_min_s": warmup_min_s,
         **latency_stats(times), "first_inference_ms": first_ms,
+        # Diagnostics for shared and virtual machines: CPU-seconds per second this process used while
+        # timing (about `threads` when every thread ran), and the share of the CPUs' time the
+        # hypervisor gave to others (Linux /proc/stat "steal"; None elsewhere).
+        "cpu_busy": round((cpu1.user + cpu1.system - cpu0.user - cpu0.system) / wall, 3) if wall > 0 else None,
+        "steal_percent": _steal_percent(steal0, steal1),
         **({"samples_ms": [round(float(t), 6) for t in times]} if samples else {}),
     }
 
