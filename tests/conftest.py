@@ -26,7 +26,7 @@ TINY = {
     "model": {"name": "plain_cnn", "width": 0.25},
     "train": {"epochs": 1, "steps_per_epoch": 3, "tensorboard": False},
     "convert": {"formats": ["float32", "int8", "uint8_io", "edgetpu"], "calibration_samples": 16},
-    "benchmark": {"runs": 5, "warmup": 1, "warmup_min_s": 0.0},  # tests time nothing
+    "benchmark": {"runs": 5, "warmup": 1, "warmup_min_s": 0.0, "processes": 1},  # tests time nothing
 }
 
 

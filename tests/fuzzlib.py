@@ -31,7 +31,7 @@ BASE = {
     "optimize": [{"prune": {"sparsity": 0.5}}, {"cluster": {"clusters": 8}}, {"qat": {}}],
     "convert": {"formats": ["float32", "int8"], "calibration_samples": 16},
     "evaluate": {"min_keras_accuracy": 0.5, "max_accuracy_drop_by_format": {"int8": 0.02}},
-    "benchmark": {"targets": ["host"], "threads": [1, 2], "runs": 5, "warmup": 1, "warmup_min_s": 0.0},
+    "benchmark": {"targets": ["host"], "threads": [1, 2], "runs": 5, "warmup": 1, "warmup_min_s": 0.0, "processes": 1},
 }
 
 # Values a YAML file can hold, plus the float corners and the strings that look like something else.

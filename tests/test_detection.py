@@ -30,7 +30,7 @@ TINY_DET = {
     "train": {"epochs": 1, "steps_per_epoch": 2, "tensorboard": False},
     "optimize": [{"qat": {"epochs": 1}}],
     "convert": {"formats": ["int8", "edgetpu"], "calibration_samples": 8},
-    "benchmark": {"runs": 3, "warmup": 1, "warmup_min_s": 0.0},
+    "benchmark": {"runs": 3, "warmup": 1, "warmup_min_s": 0.0, "processes": 1},
 }
 
 

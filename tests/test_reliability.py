@@ -24,7 +24,7 @@ SEEDS = Path(__file__).parent / "corpus" / "seeds"
 KILLABLE = copy.deepcopy(TINY)
 KILLABLE.update(name="killable", train={"epochs": 30, "steps_per_epoch": 3, "tensorboard": False},
                 convert={"formats": ["float32", "int8"], "calibration_samples": 16},
-                benchmark={"runs": 2, "warmup": 0, "warmup_min_s": 0.0})
+                benchmark={"runs": 2, "warmup": 0, "warmup_min_s": 0.0, "processes": 1})
 
 
 def _cli(*args):
@@ -201,7 +201,7 @@ for strategy in ("mirrored", "multi_worker"):
     d = copy.deepcopy(TINY)
     d["train"]["strategy"] = strategy
     d["convert"] = {"formats": ["float32"]}
-    d["benchmark"] = {"runs": 2, "warmup": 0, "warmup_min_s": 0.0}
+    d["benchmark"] = {"runs": 2, "warmup": 0, "warmup_min_s": 0.0, "processes": 1}
     run_dir = sys.argv[1] + "/" + strategy
     rep = run_recipe(validate_dict(d), run_dir, log=lambda *a: None)
     train = json.load(open(run_dir + "/manifest.json"))["stages"]["train"]["outputs"]
@@ -249,7 +249,7 @@ def test_multi_worker_with_two_local_workers(tmp_path):
     """Two `tflite-edge run` processes joined by TF_CONFIG train one model in sync."""
     d = copy.deepcopy(TINY)
     d["train"].update(strategy="multi_worker", epochs=2)
-    d["convert"], d["benchmark"] = {"formats": ["float32"]}, {"runs": 2, "warmup": 0, "warmup_min_s": 0.0}
+    d["convert"], d["benchmark"] = {"formats": ["float32"]}, {"runs": 2, "warmup": 0, "warmup_min_s": 0.0, "processes": 1}
     recipe = tmp_path / "mw.yaml"
     recipe.write_text(yaml.safe_dump(d))
     cluster = {"worker": [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]}

@@ -23,10 +23,10 @@ SEARCH = {
     "model": {"name": "mobilenet_v2", "width": 0.25, "depth_multiplier": 0.34},
     "train": {"epochs": 1, "steps_per_epoch": 1, "tensorboard": False},
     "search": {"space": {"widths": [0.25, 0.35], "kernel_sizes": [3, 5]}, "trials": 2,
-               "latency_target_ms": 0.05, "runs": 3, "warmup": 1, "warmup_min_s": 0.0, "calibration_samples": 4,
+               "latency_target_ms": 0.05, "runs": 3, "warmup": 1, "warmup_min_s": 0.0, "processes": 1, "calibration_samples": 4,
                "eval_samples": 16},
     "convert": {"formats": ["int8"], "calibration_samples": 4},
-    "benchmark": {"runs": 3, "warmup": 1, "warmup_min_s": 0.0},
+    "benchmark": {"runs": 3, "warmup": 1, "warmup_min_s": 0.0, "processes": 1, "processes": 1},
 }
 
 

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from .bench import WARMUP_MIN_S
+from .bench import PROCESSES, WARMUP_MIN_S
 from .errors import EdgeError, UserInputError
 
 
@@ -234,8 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--warmup-min-secs", type=_seconds, default=WARMUP_MIN_S,
                    help=f"warm up for at least this long too (default {WARMUP_MIN_S} s, as benchmark_model)")
-    p.add_argument("--processes", type=_count, default=1,
-                   help="host: spread --runs over this many fresh processes and pool them (e.g. 4)")
+    p.add_argument("--processes", type=_count, default=PROCESSES,
+                   help=f"host: spread --runs over up to this many fresh processes, pooled (default {PROCESSES})")
     p.add_argument("--delegates", default="xnnpack", help="android: comma-separated xnnpack,gpu,nnapi")
     p.add_argument("--benchmark-binary", default=os.environ.get("TFLITE_EDGE_BENCHMARK_MODEL"),
                    help="android: LiteRT benchmark_model binary (env TFLITE_EDGE_BENCHMARK_MODEL)")

@@ -16,7 +16,7 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
                       field_validator, model_validator)
 
-from .bench import WARMUP_MIN_S
+from .bench import PROCESSES, WARMUP_MIN_S
 from .errors import UserInputError
 from .registry import did_you_mean
 
@@ -439,19 +439,13 @@ class BenchmarkSpec(Spec):
     warmup: int = Field(5, ge=0, le=10000)
     warmup_min_s: float = Field(WARMUP_MIN_S, ge=0.0, le=600.0, description="untimed invocations go on "
                                 "until this many seconds passed, as benchmark_model's --warmup_min_secs")
-    processes: int = Field(1, ge=1, le=100, description="host target: spread `runs` over this many fresh "
-                           "processes and pool them (steadier p50 when comparing runs; 4 is a good value)")
+    processes: int = Field(PROCESSES, ge=1, le=100, description="host target: spread `runs` over up to this "
+                           "many fresh processes and pool them (one process in a slower mode cannot move the "
+                           "p50); 1: one process, as benchmark_model")
     delegates: List[Literal["xnnpack", "gpu", "nnapi"]] = Field(["xnnpack"], min_length=1,
                                                                  description="android targets")
     android_binary: Optional[str] = Field(None, description="LiteRT benchmark_model for android targets")
     eval_samples: int = Field(1000, ge=1, description="ssh targets: test images sent to measure accuracy there")
-
-    @model_validator(mode="after")
-    def _runs_per_process(self):
-        if self.processes > self.runs:
-            raise ValueError(f"processes ({self.processes}) > runs ({self.runs}): each process needs at "
-                             "least one timed run; raise runs or lower processes")
-        return self
 
     @field_validator("threads")
     @classmethod
@@ -515,6 +509,7 @@ class SearchSpec(Spec):
     runs: int = Field(30, ge=1, le=100000)
     warmup: int = Field(5, ge=0, le=10000)
     warmup_min_s: float = Field(WARMUP_MIN_S, ge=0.0, le=600.0)
+    processes: int = Field(PROCESSES, ge=1, le=100, description="host target: as benchmark.processes")
     eval_samples: int = Field(2000, ge=1, description="validation images scored per trial (int8 model)")
     calibration_samples: int = Field(100, ge=1, le=100000)
 

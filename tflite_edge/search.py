@@ -206,11 +206,11 @@ def _latency_ms(records: list) -> float:
     return float(value)
 
 
-def _bench_options(ctx, runs: int, warmup: int, warmup_min_s: float = 0.0):
+def _bench_options(ctx, runs: int, warmup: int, warmup_min_s: float = 0.0, processes: int = 1):
     from .bench import BenchOptions
 
     s = ctx.recipe.search
-    return BenchOptions(threads=(s.threads,), runs=runs, warmup=warmup, warmup_min_s=warmup_min_s,
+    return BenchOptions(threads=(s.threads,), runs=runs, warmup=warmup, warmup_min_s=warmup_min_s, processes=processes,
                         android_binary=ctx.recipe.benchmark.android_binary)
 
 
@@ -289,7 +289,7 @@ def measure_trial(ctx, spec: ModelSpec, trial_id: str) -> dict:
     rel = f"{SEARCH_DIR}/trials/trial_{trial_id}_int8.tflite"
     info = write_artifact(convert_int8(model, calibration), ctx.path(rel), "int8")
     lap("convert")
-    latency = _latency_ms(run_target(s.target, ctx.path(rel), _bench_options(ctx, s.runs, s.warmup, s.warmup_min_s)))
+    latency = _latency_ms(run_target(s.target, ctx.path(rel), _bench_options(ctx, s.runs, s.warmup, s.warmup_min_s, s.processes)))
     lap("benchmark")
     val_x, val_y = _validation_split(ctx)
     pred = tflite_predict(ctx.path(rel), numpy_batches(val_x, d, input_spec))

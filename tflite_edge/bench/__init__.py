@@ -17,6 +17,9 @@ TARGETS = Registry("benchmark target")
 # --warmup_min_secs default). A count alone is 2 ms of warm-up for a 0.1 ms model: one fresh process
 # in three then timed a 50% slower mode on a 2-core host (benchmarks/RESULTS.md, issue 7).
 WARMUP_MIN_S = 0.5
+# Host timings spread over this many fresh processes and pooled: one process in 15-30 lands in a
+# 9-30% slower mode for its whole life and would move a one-process p50 (RESULTS.md, issue 7).
+PROCESSES = 4
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class BenchOptions:
     runs: int = 50
     warmup: int = 5
     warmup_min_s: float = WARMUP_MIN_S
-    processes: int = 1                         # host only: runs spread over fresh processes, pooled
+    processes: int = PROCESSES                 # host only: runs spread over fresh processes, pooled
     delegates: Tuple[str, ...] = ("xnnpack",)  # android only: xnnpack, gpu, nnapi
     android_binary: Optional[str] = None       # LiteRT benchmark_model for the device (android_bench/)
     eval_set: Optional[str] = None             # ssh only: .npz {x, y} so accuracy is measured on the board

@@ -150,19 +150,19 @@ def time_invocations(interp, runs: int, warmup: int, warmup_min_s: float = 0.0, 
         interp.invoke()
         done += 1
     times = np.empty(runs, np.float64)
-    cpu0, steal0, wall0 = os.times(), _steal_ticks(), time.perf_counter()
+    cpu0, steal0, wall0 = time.process_time(), _steal_ticks(), time.perf_counter()  # all threads' CPU time
     for i in range(runs):
         t0 = time.perf_counter_ns()
         interp.invoke()
         times[i] = (time.perf_counter_ns() - t0) / 1e6
-    cpu1, steal1, wall = os.times(), _steal_ticks(), time.perf_counter() - wall0
+    cpu1, steal1, wall = time.process_time(), _steal_ticks(), time.perf_counter() - wall0
     return {
         "runs": runs, "warmup": warmup, "warmup_invocations": done, "warmup_min_s": warmup_min_s,
         **latency_stats(times), "first_inference_ms": first_ms,
         # Diagnostics for shared and virtual machines: CPU-seconds per second this process used while
         # timing (about `threads` when every thread ran), and the share of the CPUs' time the
         # hypervisor gave to others (Linux /proc/stat "steal"; None elsewhere).
-        "cpu_busy": round((cpu1.user + cpu1.system - cpu0.user - cpu0.system) / wall, 3) if wall > 0 else None,
+        "cpu_busy": round((cpu1 - cpu0) / wall, 3) if wall > 0 else None,
         "steal_percent": _steal_percent(steal0, steal1),
         **({"samples_ms": [round(float(t), 6) for t in times]} if samples else {}),
     }
