@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/host_process_modes.py MODEL.tflite [--n 30] [--threads 1]
 
-Prints each process's p50 (200 invocations, 0.5 s warm-up) and counts those more than 3% above
-the median of all N. Isolated slow processes (not runs of them) point at per-process state (memory
-layout, thread placement) rather than machine load: that is what `processes` > 1 pools away.
+Prints each process's p50 (200 invocations, 0.5 s warm-up), its CPU use and steal while timing,
+and counts those more than 3% above the median of all N. benchmarks/host_time_windows.py tells a
+slow process from a slow moment.
 """
 from __future__ import annotations
 

@@ -17,8 +17,9 @@ TARGETS = Registry("benchmark target")
 # --warmup_min_secs default). A count alone is 2 ms of warm-up for a 0.1 ms model: one fresh process
 # in three then timed a 50% slower mode on a 2-core host (benchmarks/RESULTS.md, issue 7).
 WARMUP_MIN_S = 0.5
-# Host timings spread over this many fresh processes and pooled: one process in 15-30 lands in a
-# 9-30% slower mode for its whole life and would move a one-process p50 (RESULTS.md, issue 7).
+# Host timings spread over this many fresh processes and pooled. On a shared host, short slow
+# spells (9-30% for a 0.1 ms model, from other guests) hit one process's whole timed window and
+# move its p50; samples from four processes, seconds apart, outvote one such spell (RESULTS.md, issue 7).
 PROCESSES = 4
 
 

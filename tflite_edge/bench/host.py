@@ -30,9 +30,10 @@ def benchmark_host(model_path, threads: int = 1, runs: int = 50, warmup: int = 5
     """Latency percentiles, init and first-inference time, peak memory of one model on this host.
 
     `processes` > 1 spreads the `runs` timed invocations over that many fresh processes (at most
-    one per run) and pools them: a process's memory layout and thread placement can put all its invocations in a slower
-    mode (one fresh process in 15 to 30, 9-30% slower, for a 0.1 ms model on our 2-core host), and
-    the pooled median is not moved by one such process the way a single process's median is."""
+    one per run) and pools them. The timed window of one process of a 0.1 ms model is a few tens
+    of milliseconds, so one short slow spell on a shared host (9-30% slower, from outside the
+    process) covers all of it; samples from several processes seconds apart outvote that spell, and
+    fresh processes also vary memory layout and thread placement."""
     check_tflite_file(model_path)
     if processes < 1 or runs < 1:
         raise UserInputError(f"processes={processes}, runs={runs}: both must be >= 1")
