@@ -14,14 +14,20 @@ import argparse, json, sys
 p = argparse.ArgumentParser()
 for flag in ("--model", "--threads", "--runs", "--warmup", "--warmup-min-secs", "--eval-set"):
     p.add_argument(flag)
+p.add_argument("--samples", action="store_true")
 a = p.parse_args()
+with open(a.model + ".calls", "a") as log:
+    log.write(f"runs={a.runs} eval={a.eval_set is not None} samples={a.samples}\\n")
 if a.threads == "3":
     sys.exit("ModuleNotFoundError: No module named 'ai_edge_litert'")
 open(a.model, "rb").read()
 print("some library log line")
 print(json.dumps({"threads": int(a.threads), "runs": int(a.runs), "warmup": int(a.warmup),
                   "latency_ms_p50": 1.5, "latency_ms_mean": 1.6, "delegate": "xnnpack",
-                  "accuracy": 0.9 if a.eval_set else None}))
+                  "warmup_invocations": 2, "init_ms": 5.0, "first_inference_ms": 2.0,
+                  "peak_memory_mb": 30.0, "model_memory_mb": 10.0,
+                  **({"samples_ms": [1.5] * int(a.runs)} if a.samples else {}),
+                  **({"accuracy": 0.9} if a.eval_set else {})}))
 """
 
 
@@ -44,6 +50,17 @@ def test_worker_json_per_thread_count_with_eval_set(setup):
     assert rows[0]["runs"] == 7 and rows[0]["accuracy"] == 0.9 and rows[0]["target"] == "ssh:local"
     assert rows[0]["device"]["cores"] >= 1
     assert (transport.root / "tmp/tflite_edge/m.tflite").read_bytes() == b"TFL3"
+
+
+def test_processes_pool_several_worker_runs_and_measure_accuracy_once(setup):
+    transport, worker, model, evalset = setup
+    rows = ssh.benchmark_ssh(model, "pi@board", threads=[1], runs=7, warmup=1, eval_set=evalset, processes=3,
+                             transport=transport, worker=worker)
+    calls = (transport.root / "tmp/tflite_edge/m.tflite.calls").read_text().splitlines()
+    assert calls == ["runs=3 eval=True samples=True", "runs=2 eval=False samples=True", "runs=2 eval=False samples=True"]
+    row = rows[0]
+    assert row["runs"] == 7 and row["processes"] == 3 and row["latency_ms_p50_by_process"] == [1.5, 1.5, 1.5]
+    assert row["accuracy"] == 0.9 and "samples_ms" not in row and row["target"] == "ssh:local"
 
 
 def test_failing_worker_is_an_error_row_and_other_threads_run(setup):

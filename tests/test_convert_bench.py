@@ -162,7 +162,7 @@ def test_runs_spread_over_processes_are_pooled(tiny_run):
 
 
 def test_pooling_takes_percentiles_over_every_invocation():
-    from tflite_edge.bench.host import _pool
+    from tflite_edge.bench.host import pool_processes as _pool
 
     def part(samples, init):
         return {"threads": 1, "runs": len(samples), "samples_ms": samples, "latency_ms_p50": float(np.median(samples)),

@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-min-secs", type=_seconds, default=WARMUP_MIN_S,
                    help=f"warm up for at least this long too (default {WARMUP_MIN_S} s, as benchmark_model)")
     p.add_argument("--processes", type=_count, default=PROCESSES,
-                   help=f"host: spread --runs over up to this many fresh processes, pooled (default {PROCESSES})")
+                   help=f"host, ssh: spread --runs over up to this many fresh processes, pooled (default {PROCESSES})")
     p.add_argument("--delegates", default="xnnpack", help="android: comma-separated xnnpack,gpu,nnapi")
     p.add_argument("--benchmark-binary", default=os.environ.get("TFLITE_EDGE_BENCHMARK_MODEL"),
                    help="android: LiteRT benchmark_model binary (env TFLITE_EDGE_BENCHMARK_MODEL)")

@@ -439,7 +439,7 @@ class BenchmarkSpec(Spec):
     warmup: int = Field(5, ge=0, le=10000)
     warmup_min_s: float = Field(WARMUP_MIN_S, ge=0.0, le=600.0, description="untimed invocations go on "
                                 "until this many seconds passed, as benchmark_model's --warmup_min_secs")
-    processes: int = Field(PROCESSES, ge=1, le=100, description="host target: spread `runs` over up to this "
+    processes: int = Field(PROCESSES, ge=1, le=100, description="host and ssh targets: spread `runs` over up to this "
                            "many fresh processes and pool them (one process in a slower mode cannot move the "
                            "p50); 1: one process, as benchmark_model")
     delegates: List[Literal["xnnpack", "gpu", "nnapi"]] = Field(["xnnpack"], min_length=1,

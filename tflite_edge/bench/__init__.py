@@ -29,7 +29,7 @@ class BenchOptions:
     runs: int = 50
     warmup: int = 5
     warmup_min_s: float = WARMUP_MIN_S
-    processes: int = PROCESSES                 # host only: runs spread over fresh processes, pooled
+    processes: int = PROCESSES                 # host and ssh: runs spread over fresh processes, pooled
     delegates: Tuple[str, ...] = ("xnnpack",)  # android only: xnnpack, gpu, nnapi
     android_binary: Optional[str] = None       # LiteRT benchmark_model for the device (android_bench/)
     eval_set: Optional[str] = None             # ssh only: .npz {x, y} so accuracy is measured on the board
@@ -63,7 +63,8 @@ def _ssh(model_path, arg, o: BenchOptions):
     if not arg:
         raise UserInputError("target ssh needs a destination: ssh:USER@HOST")
     return benchmark_ssh(Path(model_path), arg, threads=o.threads, runs=o.runs, warmup=o.warmup,
-                         warmup_min_s=o.warmup_min_s, eval_set=Path(o.eval_set) if o.eval_set else None)
+                         warmup_min_s=o.warmup_min_s, processes=o.processes,
+                         eval_set=Path(o.eval_set) if o.eval_set else None)
 
 
 @TARGETS.register("coral", summary="a Coral Edge TPU (coral[:usb|pci:N]) through libedgetpu")

@@ -35,21 +35,25 @@ def benchmark_host(model_path, threads: int = 1, runs: int = 50, warmup: int = 5
     process) covers all of it; samples from several processes seconds apart outvote that spell, and
     fresh processes also vary memory layout and thread placement."""
     check_tflite_file(model_path)
-    if processes < 1 or runs < 1:
-        raise UserInputError(f"processes={processes}, runs={runs}: both must be >= 1")
-    processes = min(processes, runs)
-    if processes == 1:
+    shares = process_shares(runs, processes)
+    if len(shares) == 1:
         result = _run_worker(model_path, threads, runs, warmup, warmup_min_s, pin_threads, timeout_s)
     else:
-        shares = [runs // processes + (i < runs % processes) for i in range(processes)]
-        parts = [_run_worker(model_path, threads, n, warmup, warmup_min_s, pin_threads, timeout_s, samples=True)
-                 for n in shares]
-        result = _pool(parts)
+        result = pool_processes([_run_worker(model_path, threads, n, warmup, warmup_min_s, pin_threads, timeout_s,
+                                             samples=True) for n in shares])
     result["target"] = "host"
     return result
 
 
-def _pool(parts: list) -> dict:
+def process_shares(runs: int, processes: int) -> list:
+    """Timed runs per process: `runs` split as evenly as possible over at most `runs` processes."""
+    if processes < 1 or runs < 1:
+        raise UserInputError(f"processes={processes}, runs={runs}: both must be >= 1")
+    processes = min(processes, runs)
+    return [runs // processes + (i < runs % processes) for i in range(processes)]
+
+
+def pool_processes(parts: list) -> dict:
     """One record from several processes' records: latency over all their invocations together."""
     samples = [t for p in parts for t in p.pop("samples_ms")]
     pooled = dict(parts[0])

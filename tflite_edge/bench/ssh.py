@@ -85,11 +85,13 @@ def _call(argv: list[str], timeout: float) -> subprocess.CompletedProcess:
 
 
 def worker_argv(model: str, *, threads: int, runs: int, warmup: int, eval_set: str | None,
-                worker: Sequence[str] = WORKER, warmup_min_s: float = 0.0) -> list[str]:
+                worker: Sequence[str] = WORKER, warmup_min_s: float = 0.0, samples: bool = False) -> list[str]:
     """The host_worker command line run on the board."""
     argv = [*worker, "--model", model, "--threads", str(int(threads)), "--runs", str(int(runs)), "--warmup", str(int(warmup))]
     if warmup_min_s:
         argv += ["--warmup-min-secs", repr(float(warmup_min_s))]
+    if samples:
+        argv.append("--samples")
     if eval_set is not None:
         argv += ["--eval-set", eval_set]
     return argv
@@ -134,6 +136,7 @@ def benchmark_ssh(
     runs: int = 50,
     warmup: int = 5,
     warmup_min_s: float = WARMUP_MIN_S,
+    processes: int = 1,
     eval_set: Path | None = None,
     transport: Transport | None = None,
     worker: Sequence[str] = WORKER,
@@ -141,8 +144,12 @@ def benchmark_ssh(
     """Benchmark `model_path` on an SSH host, one result per thread count (host-benchmark fields).
 
     `eval_set` (the run's evaluation arrays) is copied too and passed as `--eval-set`, so the
-    worker can report accuracy measured on the board.
+    worker can report accuracy measured on the board. `processes` > 1 pools timings from that many
+    worker processes, as on the host (accuracy is measured once, by the first).
     """
+    from .host import pool_processes, process_shares
+
+    shares = process_shares(runs, processes)
     model_path = Path(model_path)
     if not model_path.is_file():
         raise UserInputError(f"model not found: {model_path}")
@@ -159,13 +166,18 @@ def benchmark_ssh(
     facts = board_facts(transport)
     results = []
     for t in threads:
-        argv = worker_argv(remote_model, threads=t, runs=runs, warmup=warmup, eval_set=remote_eval, worker=worker,
-                           warmup_min_s=warmup_min_s)
-        proc = transport.run(argv, RUN_TIMEOUT_S)
-        if proc.returncode != 0:
-            results.append({"target": transport.name, "model": model_path.name, "threads": int(t),
-                            "error": _worker_failure(proc, transport.name)})
+        parts, error = [], None
+        for i, n in enumerate(shares):
+            argv = worker_argv(remote_model, threads=t, runs=n, warmup=warmup, eval_set=remote_eval if i == 0 else None,
+                               worker=worker, warmup_min_s=warmup_min_s, samples=len(shares) > 1)
+            proc = transport.run(argv, RUN_TIMEOUT_S)
+            if proc.returncode != 0:
+                error = _worker_failure(proc, transport.name)
+                break
+            parts.append(parse_worker_output(proc.stdout))
+        if error is not None:
+            results.append({"target": transport.name, "model": model_path.name, "threads": int(t), "error": error})
             continue
-        row = parse_worker_output(proc.stdout)
+        row = parts[0] if len(parts) == 1 else pool_processes(parts)
         results.append({**row, "target": transport.name, "model": model_path.name, "device": facts})
     return results
