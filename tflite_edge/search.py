@@ -289,7 +289,8 @@ def measure_trial(ctx, spec: ModelSpec, trial_id: str) -> dict:
     rel = f"{SEARCH_DIR}/trials/trial_{trial_id}_int8.tflite"
     info = write_artifact(convert_int8(model, calibration), ctx.path(rel), "int8")
     lap("convert")
-    latency = _latency_ms(run_target(s.target, ctx.path(rel), _bench_options(ctx, s.runs, s.warmup, s.warmup_min_s, s.processes)))
+    options = _bench_options(ctx, s.runs, s.warmup, s.warmup_min_s, s.processes)
+    latency = _latency_ms(run_target(s.target, ctx.path(rel), options))
     lap("benchmark")
     val_x, val_y = _validation_split(ctx)
     pred = tflite_predict(ctx.path(rel), numpy_batches(val_x, d, input_spec))
@@ -513,7 +514,8 @@ def summarize(ctx, tuner_ids) -> dict:
     atomic.write_json(ctx.path(f"{SEARCH_DIR}/pareto.json"),
                       {"objectives": {"accuracy": "max", "latency_ms": "min", "size_bytes": "min"},
                        "latency_target_ms": s.latency_target_ms, "latency_weight": s.latency_weight,
-                       "latency_weight_under_target": s.latency_weight_under_target, "target": s.target, "threads": s.threads, "front": front,
+                       "latency_weight_under_target": s.latency_weight_under_target,
+                       "target": s.target, "threads": s.threads, "front": front,
                        "best_trial": best["trial_id"], "trials": table})
     plot_pareto(records, front, s.latency_target_ms, ctx.path(f"{SEARCH_DIR}/pareto.png"))
     ctx.log(f"  best trial {best['trial_id']}: {_describe(ModelSpec.model_validate(best['model']), best['input_size'])}"
