@@ -474,28 +474,20 @@ def int8_latency_ms(model, calibration: np.ndarray, threads: int = 1, runs: int 
                     warmup_min_s: float = WARMUP_MIN_S) -> float:
     """p50 host latency of the full-int8 conversion of `model` (a fresh benchmark process)."""
     import tempfile
-    from pathlib import Path
 
-    from .bench.host import benchmark_host
-    from .convert import convert_keras
-
-    data = convert_keras(model, "int8", calibration)
     with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "m.tflite"
-        path.write_bytes(data)
-        r = benchmark_host(path, threads=threads, runs=runs, warmup=warmup, warmup_min_s=warmup_min_s)
-    return float(r["latency_ms_p50"])
+        return int8_reference(model, calibration, d, threads, runs, warmup, warmup_min_s, name="m.tflite")[1]
 
 
 def int8_reference(model, calibration: np.ndarray, folder: str, threads: int = 1, runs: int = 50,
-                   warmup: int = 5, warmup_min_s: float = WARMUP_MIN_S):
-    """(path of `model` converted to int8 in `folder`, its host p50 in ms)."""
+                   warmup: int = 5, warmup_min_s: float = WARMUP_MIN_S, name: str = "unpruned.tflite"):
+    """(path of `model` converted to int8 as `folder`/`name`, its host p50 in ms)."""
     from pathlib import Path
 
     from .bench.host import benchmark_host
     from .convert import convert_keras
 
-    path = Path(folder) / "unpruned.tflite"
+    path = Path(folder) / name
     path.write_bytes(convert_keras(model, "int8", calibration))
     ms = benchmark_host(path, threads=threads, runs=runs, warmup=warmup, warmup_min_s=warmup_min_s)["latency_ms_p50"]
     return path, float(ms)
@@ -517,8 +509,8 @@ def int8_latency_ratio(model, reference_path, calibration: np.ndarray, rounds: i
         path = Path(d) / "probe.tflite"
         path.write_bytes(convert_keras(model, "int8", calibration))
         ratios = []
+        bench = {"threads": threads, "runs": runs, "warmup": warmup, "warmup_min_s": warmup_min_s}
         for _ in range(rounds):
-            bench = {"threads": threads, "runs": runs, "warmup": warmup, "warmup_min_s": warmup_min_s}
             ref = benchmark_host(reference_path, **bench)["latency_ms_p50"]
             ratios.append(benchmark_host(path, **bench)["latency_ms_p50"] / ref)
     return float(statistics.median(ratios))
