@@ -92,9 +92,9 @@ def _time_runs(interp, runs: int, warmup: int, warmup_min_s: float = 0.0) -> dic
 
 def _is_compiled(model_path: Path) -> bool:
     """True when the compiler's `edgetpu-custom-op` is present; otherwise everything runs on the CPU."""
-    from ..edgetpu import _Graph, load_flatbuffer
+    from ..edgetpu import TFLiteGraph, load_flatbuffer
 
-    g = _Graph(load_flatbuffer(model_path), model_path)
+    g = TFLiteGraph(load_flatbuffer(model_path), model_path)
     return any(g.op_name(op) == "edgetpu-custom-op" for op in g.sg.operators or [])
 
 
