@@ -128,7 +128,7 @@ def test_tiny_distilled_detection_run_reports_the_teacher(tmp_path, capsys):
 def test_schema_anchor_defaults_match_the_detectors():
     from tflite_edge.models.detection.ssd import SsdLite
     from tflite_edge.models.detection.yolo import TinyYolo
-    from tflite_edge.recipe import _SSD_DEFAULT_MAPS, _YOLO_DEFAULT_MAPS
+    from tflite_edge.recipe import SSD_DEFAULT_MAPS, YOLO_DEFAULT_MAPS
 
     assert (tuple(SsdLite.default_feature_maps), tuple(TinyYolo.default_feature_maps)) == \
-        (_SSD_DEFAULT_MAPS, _YOLO_DEFAULT_MAPS)
+        (SSD_DEFAULT_MAPS, YOLO_DEFAULT_MAPS)

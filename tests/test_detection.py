@@ -72,9 +72,9 @@ def test_saved_recipe_with_every_default_reloads():
 
 def test_yolo_default_feature_maps_match_the_schema():
     from tflite_edge.models.detection.yolo import TinyYolo
-    from tflite_edge.recipe import _YOLO_DEFAULT_MAPS
+    from tflite_edge.recipe import YOLO_DEFAULT_MAPS
 
-    assert tuple(TinyYolo.default_feature_maps) == _YOLO_DEFAULT_MAPS
+    assert tuple(TinyYolo.default_feature_maps) == YOLO_DEFAULT_MAPS
 
 
 def test_detection_datasets_are_registered_with_their_task():

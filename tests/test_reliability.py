@@ -172,14 +172,14 @@ def test_source_uses_safe_yaml_and_no_eval():
 
     import yaml
 
-    from tflite_edge.recipe import _RecipeLoader
+    from tflite_edge.recipe import RecipeLoader
 
     # the one yaml.load allowed: with the recipe loader, a SafeLoader (no python tags) that also
     # reads 1e-4 as a number
-    assert issubclass(_RecipeLoader, yaml.SafeLoader) and not issubclass(_RecipeLoader, yaml.FullLoader)
+    assert issubclass(RecipeLoader, yaml.SafeLoader) and not issubclass(RecipeLoader, yaml.FullLoader)
     root = Path(__file__).parents[1] / "tflite_edge"
     for f in root.rglob("*.py"):
-        text = f.read_text().replace("yaml.load(text, Loader=_RecipeLoader)", "")
+        text = f.read_text().replace("yaml.load(text, Loader=RecipeLoader)", "")
         assert not re.search(r"yaml\.(load|unsafe_load|full_load)\(", text), f"{f}: use yaml.safe_load"
         assert not re.search(r"(?<![\w.])(eval|exec)\(", text), f"{f}: no eval/exec"
 

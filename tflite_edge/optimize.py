@@ -27,7 +27,7 @@ import numpy as np
 
 from . import atomic, compat
 from .errors import UserInputError
-from .recipe import _step_tag
+from .recipe import step_tag
 
 _INIT = {"kmeans_plus_plus": "KMEANS_PLUS_PLUS", "linear": "LINEAR", "density_based": "DENSITY_BASED",
          "random": "RANDOM"}
@@ -384,7 +384,7 @@ def optimize(ctx) -> dict:
             f"float32 tflite {baseline['gzip_bytes']:,} B gzipped")
     history, steps, base_rel = [], [], model_rel
     for i, step in enumerate(ctx.recipe.optimize):
-        name = _step_tag(step)
+        name = step_tag(step)
         spec = getattr(step, name)
         where = f"optimize[{i}].{name}"
         t0 = time.monotonic()
