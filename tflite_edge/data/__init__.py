@@ -5,40 +5,8 @@ driven by the model's InputSpec, so training, calibration and evaluation share o
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import List, Optional, Sequence, Union
+from . import digits, fashion_mnist, image_folder, shapes  # noqa: F401  (registration at the definitions)
+from . import coco, shapes_detection, voc  # noqa: F401,I001  (task="detection"; listed after)
+from .base import DATASETS, Dataset, load_dataset
 
-import numpy as np
-
-from ..registry import Registry
-
-DATASETS = Registry("dataset")
-
-
-@dataclass
-class Dataset:
-    """Raw splits. `*_x` is a uint8 array (N, H, W, C) or, for image folders, an array of file paths."""
-
-    train_x: Union[np.ndarray, Sequence[str]]
-    train_y: np.ndarray
-    test_x: Union[np.ndarray, Sequence[str]]
-    test_y: np.ndarray
-    class_names: List[str]
-    channels: int
-    image_size: Optional[int]  # native side length; None when images vary (image folders)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
-    def from_files(self) -> bool:
-        return np.asarray(self.train_x).dtype.kind in "USO"
-
-
-def load_dataset(spec, seed: int) -> Dataset:
-    return DATASETS.get(spec.dataset)(spec, seed)
-
-
-from . import digits, fashion_mnist, image_folder, shapes  # noqa: E402,F401
-from . import coco, shapes_detection, voc  # noqa: E402,F401  (task="detection")
+__all__ = ["DATASETS", "Dataset", "load_dataset"]

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..errors import UserInputError
-from . import DATASETS
+from .base import DATASETS
 from .detection import DetectionDataset, as_split, class_index, clip_box, image_size_of, seeded_split
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import DATASETS, Dataset
+from .base import DATASETS, Dataset
 
 
 @DATASETS.register("digits", summary="1,797 real 8x8 handwritten digits from scikit-learn")

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserInputError
-from . import DATASETS, Dataset
+from .base import DATASETS, Dataset
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
 

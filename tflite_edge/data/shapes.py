@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import DATASETS, Dataset
+from .base import DATASETS, Dataset
 
 CLASSES = ["circle", "square", "triangle", "cross"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import DATASETS
+from .base import DATASETS
 from .detection import DetectionDataset, DetectionSplit
 from .shapes import CLASSES, shape_mask
 

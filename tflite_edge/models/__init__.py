@@ -4,9 +4,8 @@ A backbone builder has the signature `(inputs, spec) -> features`, where feature
 "stride_8", "stride_16", "stride_32" (and "last", the final feature map) to tensors, so task
 heads (classifier here, detectors later) depend only on named feature maps.
 """
-from ..registry import Registry
+from . import mobilenet, plain  # noqa: F401  (registration happens at the definitions)
+from .registry import MODELS
+from .classifier import build_classifier
 
-MODELS = Registry("model")
-
-from . import mobilenet, plain  # noqa: E402,F401  (registration happens at the definitions)
-from .classifier import build_classifier  # noqa: E402,F401
+__all__ = ["MODELS", "build_classifier"]

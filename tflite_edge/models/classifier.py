@@ -39,7 +39,7 @@ def build_classifier(spec, input_spec: InputSpec, num_classes: int):
 
     The logits layer is named "logits" so distillation can read it without the softmax.
     """
-    from . import MODELS
+    from .registry import MODELS
 
     keras = compat.keras()
     L = keras.layers

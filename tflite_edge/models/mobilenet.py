@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from .. import compat
-from . import MODELS
+from .registry import MODELS
 from .layers import StrideTracker, activation, conv_bn, dw_bn, make_divisible, squeeze_excite
 
 

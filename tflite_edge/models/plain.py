@@ -1,5 +1,5 @@
 """A small plain CNN: the fastest model to train and a baseline for tests."""
-from . import MODELS
+from .registry import MODELS
 from .layers import StrideTracker, conv_bn, make_divisible
 
 

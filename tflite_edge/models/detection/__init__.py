@@ -5,8 +5,7 @@ shared: `box_encodings` (B, N, 4) and `class_logits` (B, N, K), one row per anch
 also says how those raw outputs become SSD-style centre-size encodings and per-class scores (with a
 background column first): the inputs `TFLite_Detection_PostProcess` expects.
 """
-from ...registry import Registry
+from . import ssd, yolo  # noqa: F401  (registration happens at the definitions)
+from .registry import DETECTORS
 
-DETECTORS = Registry("detector")
-
-from . import ssd, yolo  # noqa: E402,F401  (registration happens at the definitions)
+__all__ = ["DETECTORS"]

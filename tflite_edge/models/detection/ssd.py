@@ -6,7 +6,7 @@ import numpy as np
 
 from ... import compat
 from ..layers import conv_bn, dw_bn
-from . import DETECTORS
+from .registry import DETECTORS
 from .anchors import SSD_SCALES, encode, grid_anchors, match
 from .base import concat, feature, flatten, grid_size
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ... import compat
 from ..layers import conv_bn
-from . import DETECTORS
+from .registry import DETECTORS
 from .anchors import grid_anchors, iou, to_corners
 from .base import concat, feature, flatten, grid_size
 
