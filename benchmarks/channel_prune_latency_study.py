@@ -35,7 +35,7 @@ def main():
 
     from tflite_edge import channel_prune as cp
     from tflite_edge.bench.host import benchmark_host
-    from tflite_edge.convert import convert_keras
+    from tflite_edge.export import convert_keras
     from tflite_edge.models.classifier import InputSpec, build_classifier
     from tflite_edge.recipe import ModelSpec
 

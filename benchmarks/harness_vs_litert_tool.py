@@ -57,7 +57,7 @@ def make_models(folder: Path) -> list:
     import numpy as np
 
     from tflite_edge import compat
-    from tflite_edge.convert import convert_keras
+    from tflite_edge.export import convert_keras
     from tflite_edge.models import build_classifier
     from tflite_edge.models.classifier import InputSpec
     from tflite_edge.recipe import ModelSpec

@@ -24,7 +24,7 @@ def main():
     ap.add_argument("run_dir")
     ap.add_argument("--steps", default="0,50,200")
     args = ap.parse_args()
-    from tflite_edge.convert import load_keras_model
+    from tflite_edge.model_io import load_keras_model
     from tflite_edge.data import load_dataset
     from tflite_edge.optimize import warm_up_ranges, wrap_qat
     from tflite_edge.recipe import QatSpec, load_recipe

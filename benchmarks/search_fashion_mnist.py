@@ -43,7 +43,7 @@ def main() -> int:
 
     from tflite_edge.bench.host import benchmark_host
     from tflite_edge.data.pipeline import numpy_batches
-    from tflite_edge.evaluate import tflite_predict
+    from tflite_edge.tasks.classification.evaluate import tflite_predict
     from tflite_edge.models.classifier import InputSpec
     from tflite_edge.recipe import ModelSpec, load_recipe
     from tflite_edge.run import RunContext, plan

@@ -223,7 +223,7 @@ def check_tflite(path: Path) -> str:
 
 
 def check_keras(path: Path) -> str:
-    from tflite_edge.convert import load_keras_model
+    from tflite_edge.model_io import load_keras_model
 
     try:
         load_keras_model(path)

@@ -119,6 +119,7 @@ def test_latency_allocation_spends_the_macs_budget_where_time_goes(monkeypatch):
     """With a cost model where large feature maps cost 4x per channel, the latency allocation prunes
     the large maps to max_ratio first, meets the MACs target, and beats a uniform ratio's time."""
     from tflite_edge import channel_prune as cp
+    from tflite_edge.channel_prune import latency  # ratios_by_latency looks its timers up there, not in cp
 
     model = _classifier("mobilenet_v2", size=32)
 
@@ -130,8 +131,8 @@ def test_latency_allocation_spends_the_macs_budget_where_time_goes(monkeypatch):
                 total += layer.output_shape[3] * h * h * (4.0 if h >= 16 else 1.0)
         return total / 1e4
 
-    monkeypatch.setattr(cp, "int8_reference", lambda m, c, folder, **kw: ("ref", fake_ms(m, c)))
-    monkeypatch.setattr(cp, "int8_latency_ratio", lambda m, ref, c, **kw: fake_ms(m, c) / fake_ms(model, c))
+    monkeypatch.setattr(latency, "int8_reference", lambda m, c, folder, **kw: ("ref", fake_ms(m, c)))
+    monkeypatch.setattr(latency, "int8_latency_ratio", lambda m, ref, c, **kw: fake_ms(m, c) / fake_ms(model, c))
     g = cp.analyse(model)
     ratios, search = cp.ratios_by_latency(model, g, 0.5, calibration=None, max_ratio=0.7)
     pruned = cp.apply_plan(model, g, cp.plan_channels(model, g, ratios))
@@ -252,7 +253,7 @@ def test_stage_prunes_fine_tunes_and_reports(tmp_path):
 def test_detector_heads_prune_consistently():
     """Heads read named feature maps, reshape and concatenate: their inputs prune, their outputs not."""
     from tflite_edge import channel_prune as cp
-    from tflite_edge.detect.model import build_detector
+    from tflite_edge.tasks.detection.model import build_detector
     from tflite_edge.models.classifier import InputSpec
 
     r = validate_dict({"name": "d", "task": "detection", "data": {"dataset": "shapes_detection", "image_size": 64},

@@ -31,7 +31,7 @@ INPUT_DTYPES = {"float32": np.float32, "float16": np.float32, "dynamic": np.floa
 def test_every_format_converts_and_runs(small_model, fmt, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
-    from tflite_edge.convert import convert_keras, write_artifact
+    from tflite_edge.export import convert_keras, write_artifact
 
     info = write_artifact(convert_keras(small_model, fmt, CALIB), tmp_path / "m.tflite", fmt)
     interp = Interpreter(model_path=str(tmp_path / "m.tflite"))
@@ -41,7 +41,7 @@ def test_every_format_converts_and_runs(small_model, fmt, tmp_path):
 
 
 def test_integer_format_without_calibration_is_refused(small_model):
-    from tflite_edge.convert import convert_keras
+    from tflite_edge.export import convert_keras
 
     with pytest.raises(UserInputError, match="calibration"):
         convert_keras(small_model, "int8", None)
@@ -59,7 +59,7 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
 
 def test_lambda_layer_refused_unless_trusted(tmp_path):
     from tflite_edge import compat
-    from tflite_edge.convert import load_keras_model
+    from tflite_edge.model_io import load_keras_model
 
     keras = compat.keras()
     inp = keras.Input((4,))
@@ -73,7 +73,7 @@ def test_lambda_layer_refused_unless_trusted(tmp_path):
 
 
 def test_not_a_model_file(tmp_path):
-    from tflite_edge.convert import load_keras_model
+    from tflite_edge.model_io import load_keras_model
 
     bad = tmp_path / "m.keras"
     bad.write_text("hello")

@@ -30,7 +30,7 @@ def _err(d) -> str:
 # ---------------------------------------------------------------- the loss
 @pytest.mark.parametrize("kind", ["ssdlite", "tiny_yolo"])
 def test_distill_terms_zero_when_equal_positive_when_not_and_box_only_on_teacher_foreground(kind):
-    from tflite_edge.detect.distill import distill_terms
+    from tflite_edge.tasks.detection.distill import distill_terms
 
     rng = np.random.default_rng(0)
     n, k = 6, 4
@@ -81,8 +81,8 @@ def test_teacher_with_other_anchors_or_detector_is_refused_in_one_line():
 
 
 def test_saved_teacher_with_other_classes_is_refused_in_one_line():
-    from tflite_edge.detect.distill import check_teacher
-    from tflite_edge.detect.model import build_detector
+    from tflite_edge.tasks.detection.distill import check_teacher
+    from tflite_edge.tasks.detection.model import build_detector
     from tflite_edge.models.classifier import InputSpec
 
     r = validate_dict(_det())

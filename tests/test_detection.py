@@ -228,7 +228,7 @@ def test_ssd_targets_mark_positives_with_class_plus_one():
 
 # ---------------------------------------------------------------- augmentation, NMS, mAP
 def test_box_aware_flip_and_translate_move_boxes_with_pixels():
-    from tflite_edge.detect.pipeline import flip, translate
+    from tflite_edge.tasks.detection.pipeline import flip, translate
 
     img = np.zeros((20, 20, 3), np.uint8)
     img[2:6, 3:9] = 255
@@ -244,7 +244,7 @@ def test_box_aware_flip_and_translate_move_boxes_with_pixels():
 
 
 def test_python_postprocess_keeps_best_and_suppresses_overlaps():
-    from tflite_edge.detect.postprocess import detect
+    from tflite_edge.tasks.detection.postprocess import detect
 
     anchors = np.array([[0.3, 0.3, 0.2, 0.2], [0.31, 0.3, 0.2, 0.2], [0.7, 0.7, 0.2, 0.2]], np.float32)
     scores = np.array([[0.1, 0.9, 0.0], [0.2, 0.8, 0.0], [0.3, 0.0, 0.7]], np.float32)
@@ -258,7 +258,7 @@ def test_python_postprocess_keeps_best_and_suppresses_overlaps():
 
 def test_coco_map_perfect_and_empty():
     from tflite_edge.data.detection import DetectionSplit
-    from tflite_edge.detect.metrics import coco_map
+    from tflite_edge.tasks.detection.metrics import coco_map
 
     boxes = [np.array([[0.1, 0.1, 0.5, 0.5]], np.float32), np.array([[0.2, 0.3, 0.9, 0.8]], np.float32)]
     labels = [np.array([0]), np.array([1])]
@@ -323,9 +323,9 @@ def test_tiny_yolo_through_the_real_postprocess_op_matches_python_decoding(tmp_p
     from ai_edge_litert.interpreter import Interpreter
 
     from tflite_edge.data.detection import DetectionSplit
-    from tflite_edge.detect.evaluate import keras_detections, tflite_detections
-    from tflite_edge.detect.export import convert_detector
-    from tflite_edge.detect.model import build_detector, detector_for
+    from tflite_edge.tasks.detection.evaluate import keras_detections, tflite_detections
+    from tflite_edge.tasks.detection.export import convert_detector
+    from tflite_edge.tasks.detection.model import build_detector, detector_for
     from tflite_edge.models.classifier import InputSpec
 
     r = validate_dict({**copy.deepcopy(TINY_DET), "detector": {

@@ -61,8 +61,9 @@ def test_bad_teacher_fails_before_training(tmp_path, kind, match):
 
 
 def test_trusted_lambda_teacher_loads(tmp_path):
-    from tflite_edge.distill import _load_path_teacher
+    from tflite_edge.distill import load_path_teacher
     from tflite_edge.recipe import TeacherSource
+    from tflite_edge.tasks.classification.distill import check_teacher
 
     path = tmp_path / "teacher.keras"
     _classifier(lam=True).save(path)
@@ -71,7 +72,7 @@ def test_trusted_lambda_teacher_loads(tmp_path):
         from tflite_edge.models.classifier import InputSpec
         input_spec = InputSpec(16, 16, 3)
 
-    model = _load_path_teacher(Ctx(), 0, TeacherSource(path=str(path), trust_lambda=True), 4)
+    model = load_path_teacher(Ctx(), 0, TeacherSource(path=str(path), trust_lambda=True), 4, check_teacher)
     assert model.output_shape == (None, 4)
 
 
@@ -103,7 +104,7 @@ def test_distilled_run_with_two_teachers_and_a_hint(tmp_path):
 
 def test_loss_matches_the_formula():
     from tflite_edge import compat
-    from tflite_edge.distill import _distiller_class, logits_tensor
+    from tflite_edge.tasks.classification.distill import distiller_class, logits_tensor
     from tflite_edge.recipe import TeacherSpec
 
     keras, tf = compat.keras(), compat.tf()
@@ -111,7 +112,7 @@ def test_loss_matches_the_formula():
     spec = TeacherSpec(sources=[{"path": "unused"}], temperature=3.0, alpha=0.3, beta=0.7)
     s_view = keras.Model(student.inputs, logits_tensor(student)[0])
     t_view = keras.Model(teacher.inputs, logits_tensor(teacher)[0])
-    d = _distiller_class()(student, s_view, [(t_view, False)], [1.0], [], spec, False, 0.0)
+    d = distiller_class()(student, s_view, [(t_view, False)], [1.0], [], spec, False, 0.0)
     x = np.random.default_rng(0).random((5, 16, 16, 3)).astype(np.float32)
     y = np.array([0, 1, 2, 3, 0])
     total, ce, kd, _ = d._loss(tf.constant(x), tf.constant(y), False)
@@ -129,7 +130,7 @@ def test_loss_matches_the_formula():
 
 def test_logits_from_a_fused_softmax_teacher():
     from tflite_edge import compat
-    from tflite_edge.distill import logits_tensor
+    from tflite_edge.tasks.classification.distill import logits_tensor
 
     keras = compat.keras()
     inp = keras.Input((4,))

@@ -10,7 +10,7 @@ from tflite_edge.recipe import ModelSpec
 @pytest.mark.parametrize("name", MODELS.names())
 def test_model_builds_trains_converts_and_runs(name, tmp_path):
     from tflite_edge import compat
-    from tflite_edge.convert import convert_keras
+    from tflite_edge.export import convert_keras
 
     keras = compat.keras()
     keras.utils.set_random_seed(0)

@@ -186,7 +186,7 @@ def test_initial_sparsity_above_target():
 
 
 def test_measure_weights_counts_zeros_and_values():
-    from tflite_edge.optimize import measure_weights
+    from tflite_edge.weights import measure_weights
 
     m = _small_model()
     k = m.get_layer("conv_a").kernel

@@ -124,7 +124,7 @@ def test_dataset_union_matches_registry():
 
 
 def test_formats_match_converter_registry():
-    from tflite_edge.convert import CONVERTERS
+    from tflite_edge.export import CONVERTERS
 
     assert set(FORMATS) == set(CONVERTERS.names())
 

@@ -136,7 +136,7 @@ def test_recipe_name_cannot_name_a_path(tiny_dict, name):
 # ---------------------------------------------------------------- no code from model files or recipes
 @pytest.mark.parametrize("seed", ["lambda.keras", "lambda.h5"])
 def test_lambda_layers_are_refused_unless_trusted(seed):
-    from tflite_edge.convert import load_keras_model
+    from tflite_edge.model_io import load_keras_model
 
     with pytest.raises(UserInputError, match="Lambda layer .*--trust-lambda"):
         load_keras_model(SEEDS / seed)

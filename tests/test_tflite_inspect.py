@@ -28,7 +28,7 @@ def known_model():
 
 
 def _convert(model, fmt):
-    from tflite_edge.convert import convert_keras
+    from tflite_edge.export import convert_keras
 
     calib = np.random.default_rng(0).random((8, 8, 8, 2)).astype(np.float32)
     return convert_keras(model, fmt, calib)

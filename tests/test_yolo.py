@@ -39,8 +39,8 @@ def _perfect_outputs(box_t, cls_t):
 
 def test_perfect_outputs_decode_through_nms_to_map_one():
     from tflite_edge.data import load_dataset
-    from tflite_edge.detect.metrics import coco_map
-    from tflite_edge.detect.postprocess import detect
+    from tflite_edge.tasks.detection.metrics import coco_map
+    from tflite_edge.tasks.detection.postprocess import detect
 
     r = _recipe()
     det, split = _yolo(r), load_dataset(r.data, r.seed).test
@@ -84,8 +84,8 @@ def test_an_object_trains_every_well_fitting_prior_in_its_cell_and_keeps_its_bes
 
 def test_objectness_starts_at_its_prior_so_the_first_loss_is_not_all_background():
     from tflite_edge.data import load_dataset
-    from tflite_edge.detect.model import build_detector
-    from tflite_edge.detect.pipeline import batches
+    from tflite_edge.tasks.detection.model import build_detector
+    from tflite_edge.tasks.detection.pipeline import batches
     from tflite_edge.models.classifier import InputSpec
 
     r = _recipe(train_samples=16)

@@ -85,8 +85,8 @@ def cmd_report(args) -> int:
 
 def cmd_list(args) -> int:
     from .bench import TARGETS
-    from .convert import CONVERTERS
     from .data import DATASETS
+    from .export import CONVERTERS
     from .models import MODELS
     from .models.detection import DETECTORS
 
@@ -124,7 +124,8 @@ def _calibration_from_dir(folder: Path, input_spec, limit: int):
 
 
 def cmd_convert(args) -> int:
-    from .convert import CONVERTERS, NEEDS_CALIBRATION, convert_keras, load_keras_model, write_artifact
+    from .export import CONVERTERS, NEEDS_CALIBRATION, convert_formats, write_artifact
+    from .model_io import load_keras_model
     from .models.classifier import InputSpec
 
     formats = [f for f in args.format.split(",") if f]
@@ -142,9 +143,9 @@ def cmd_convert(args) -> int:
                                  "(a folder of representative images)")
         calibration = _calibration_from_dir(Path(args.calibration), spec, args.calibration_samples)
     out = Path(args.out)
-    for fmt in formats:
+    for fmt, data in convert_formats(model, formats, calibration):
         path = out / f"{Path(args.model).stem}_{fmt}.tflite"
-        info = write_artifact(convert_keras(model, fmt, calibration), path, fmt)
+        info = write_artifact(data, path, fmt)
         print(json.dumps({"path": str(path), **info}))
     return 0
 

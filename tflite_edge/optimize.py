@@ -1,6 +1,6 @@
 """Stage `optimize`: the recipe's techniques in the order written (prune_channels, prune, cluster, qat).
 
-`prune_channels` (channel_prune.py) removes whole filters and returns a new, smaller model.
+`prune_channels` (channel_prune/) removes whole filters and returns a new, smaller model.
 
 Each technique wraps a fresh copy of the model (tfmot wrappers reuse layer objects, so a model
 that was wrapped once cannot be cloned for the next technique), fine-tunes it with the run's
@@ -27,7 +27,11 @@ import numpy as np
 
 from . import atomic, compat
 from .errors import UserInputError
+from .fit import fit_model, training_passes
+from .model_io import fresh_copy, load_keras_model
 from .recipe import step_tag
+from .tasks import task_for
+from .weights import is_depthwise, weighted_types
 
 _INIT = {"kmeans_plus_plus": "KMEANS_PLUS_PLUS", "linear": "LINEAR", "density_based": "DENSITY_BASED",
          "random": "RANDOM"}
@@ -42,8 +46,6 @@ def load_checkpoint(ctx, rel: str):
     """Load a checkpoint this stage wrote. A QAT graph saved as .keras does not load back (tfmot's
     quantize layers expect variables the file lacks, even under quantize_scope), so a QAT step also
     writes its weights and how to rebuild it: the model before QAT, wrapped again the same way."""
-    from .convert import load_keras_model
-
     side = _rebuild_path(ctx.path(rel))
     if not side.exists():
         return load_keras_model(ctx.path(rel))
@@ -57,23 +59,6 @@ def load_checkpoint(ctx, rel: str):
 
 
 # ---------------------------------------------------------------- helpers
-def fresh_copy(model):
-    """A new model with new layer objects and the same weights."""
-    keras = compat.keras()
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
-def _weighted_types():
-    L = compat.keras().layers
-    return (L.Conv1D, L.Conv2D, L.Conv3D, L.Dense, L.DepthwiseConv2D, L.SeparableConv2D)
-
-
-def _is_depthwise(layer) -> bool:
-    return isinstance(layer, compat.keras().layers.DepthwiseConv2D)
-
-
 def _selected(layer, patterns, types) -> bool:
     if patterns and not any(re.search(p, layer.name) for p in patterns):
         return False
@@ -90,58 +75,8 @@ def _check_patterns(where: str, patterns, model, key: str = "layers"):
             raise UserInputError(f"{where}.{key}[{k}]: '{p}' is not a valid regular expression ({e})") from None
 
 
-def _kernels(model):
-    """[(layer name, kernel ndarray, is depthwise)] of the weighted layers, looking through wrappers."""
-    out = []
-    for layer in model.layers:
-        inner = getattr(layer, "layer", layer)
-        if not isinstance(inner, _weighted_types()):
-            continue
-        # read the variable: inside a QAT wrapper `inner.kernel` is the fake-quantised symbolic tensor
-        want = "depthwise_kernel:0" if _is_depthwise(inner) else "kernel:0"
-        var = next((w for w in layer.weights if w.name.split("/")[-1] == want), None)
-        if var is None:
-            continue
-        out.append((inner.name, np.asarray(var.numpy()), _is_depthwise(inner)))
-    return out
-
-
-def measure_weights(model) -> dict:
-    """Sparsity over all kernels, and distinct values per kernel (layers that clustering touches)."""
-    ks = _kernels(model)
-    total = sum(k.size for _, k, _ in ks)
-    zeros = sum(int((k == 0).sum()) for _, k, _ in ks)
-    uniq = [len(np.unique(k)) for _, k, dw in ks if not dw]
-    return {"sparsity": float(zeros / total) if total else 0.0,
-            "unique_values_per_kernel": {"min": int(min(uniq)) if uniq else 0,
-                                         "median": float(np.median(uniq)) if uniq else 0.0,
-                                         "max": int(max(uniq)) if uniq else 0},
-            "kernel_weights": int(total)}
-
-
-def _measure(ctx, model, name: str) -> dict:
-    if ctx.recipe.task == "detection":
-        from .detect.stages import measure
-        return measure(ctx, model, name)
-    from .convert import convert_keras, gzip_size
-    from .data.pipeline import numpy_batches
-    from .evaluate import keras_predict
-
-    d = ctx.dataset
-    pred = keras_predict(model, numpy_batches(d.test_x, d, ctx.input_spec))
-    data = convert_keras(model, "float32")
-    return {"name": name, "accuracy": float(np.mean(pred == np.asarray(d.test_y))), **measure_weights(model),
-            "size_bytes": len(data), "gzip_bytes": gzip_size(data)}
-
-
 def _steps_per_epoch(ctx) -> int:
-    if ctx.recipe.task == "detection":
-        from .detect.stages import steps_per_epoch
-        return steps_per_epoch(ctx)
-    from .train import datasets
-
-    n = int(datasets(ctx)[0].cardinality().numpy())
-    return max(1, n)
+    return task_for(ctx.recipe).fit_data(ctx, ctx.recipe).steps_per_epoch
 
 
 # ---------------------------------------------------------------- prune
@@ -180,8 +115,8 @@ def wrap_prune(ctx, model, spec, where: str, total_steps: int):
     chosen = []
 
     def wrap(layer):
-        if isinstance(layer, _weighted_types()) and _selected(layer, spec.layers, spec.layer_types):
-            if spec.m_by_n and _is_depthwise(layer):
+        if isinstance(layer, weighted_types()) and _selected(layer, spec.layers, spec.layer_types):
+            if spec.m_by_n and is_depthwise(layer):
                 return layer  # m-by-n sparsity is defined for Conv2D and Dense only
             chosen.append(layer.name)
             return ks.prune_low_magnitude(layer, **params)
@@ -195,7 +130,7 @@ def wrap_prune(ctx, model, spec, where: str, total_steps: int):
     if not chosen:
         raise UserInputError(f"{where}: no prunable layer (Conv/Dense) matches layers={spec.layers} "
                              f"layer_types={spec.layer_types}; layers are e.g. "
-                             f"{[l.name for l in model.layers if isinstance(l, _weighted_types())][:6]}")
+                             f"{[l.name for l in model.layers if isinstance(l, weighted_types())][:6]}")
     return wrapped
 
 
@@ -214,8 +149,6 @@ def _apply_masks_now(wrapped, spec):
 
 
 def _prune(ctx, model, spec, where, index, history):
-    from .train import fit_model
-
     tfmot = compat.tfmot()
     steps = spec.epochs * _steps_per_epoch(ctx)
     if spec.epochs == 0:
@@ -233,8 +166,6 @@ def _prune(ctx, model, spec, where, index, history):
 
 # ---------------------------------------------------------------- cluster
 def _cluster(ctx, model, spec, where, index, history):
-    from .train import fit_model
-
     keras, tfmot = compat.keras(), compat.tfmot()
     ck = tfmot.clustering.keras
     params = {"number_of_clusters": spec.clusters,
@@ -248,7 +179,7 @@ def _cluster(ctx, model, spec, where, index, history):
 
     def wrap(layer):
         # tfmot does not cluster DepthwiseConv2D; those stay as they are.
-        if isinstance(layer, (L.Conv1D, L.Conv2D, L.Dense)) and not _is_depthwise(layer) \
+        if isinstance(layer, (L.Conv1D, L.Conv2D, L.Dense)) and not is_depthwise(layer) \
                 and _selected(layer, spec.layers, None):
             chosen.append(layer.name)
             return ck.cluster_weights(layer, **params)
@@ -305,16 +236,6 @@ def _range_vars(model):
     return [v for v in model.variables if re.search(r"_(min|max):0$", v.name)]
 
 
-def training_passes(model, images: np.ndarray, steps: int, batch_size: int, seed: int = 0):
-    """`steps` forward passes of `model` in training mode on batches drawn from `images` (no weight
-    update: what moves are the EMA statistics); returns the traced forward function."""
-    forward = compat.tf().function(lambda x: model(x, training=True))
-    rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        forward(images[rng.permutation(len(images))[:batch_size]])
-    return forward
-
-
 def warm_up_ranges(q, images: np.ndarray, steps: int, batch_size: int, seed: int = 0) -> int:
     """Start QAT from measured quantization ranges instead of tfmot's [-6, 6] guess.
 
@@ -342,14 +263,11 @@ def warm_up_ranges(q, images: np.ndarray, steps: int, batch_size: int, seed: int
 
 
 def _qat(ctx, model, spec, where, index, history):
-    from .train import fit_model
-
     q, info = wrap_qat(model, spec, where, history)
     if spec.range_warmup_steps:
-        from .convert import calibration_images as calibration
-
+        images = task_for(ctx.recipe).calibration_images(ctx)
         info["range_warmup"] = {"steps": spec.range_warmup_steps,
-                                "ranges": warm_up_ranges(q, calibration(ctx), spec.range_warmup_steps,
+                                "ranges": warm_up_ranges(q, images, spec.range_warmup_steps,
                                                          ctx.recipe.data.batch_size, ctx.recipe.seed)}
     fit_model(ctx, q, spec.epochs, spec.learning_rate or ctx.recipe.train.learning_rate, f"optimize_{index}_qat")
     return q, info
@@ -377,8 +295,9 @@ def optimize(ctx) -> dict:
         teachers(ctx)  # bad teacher files fail here, before any fine-tune
     keras.utils.set_random_seed(ctx.recipe.seed + 1)
     model = ctx.load_model(model_rel)
-    baseline = _measure(ctx, model, "trained")
-    from .detect.stages import score_text  # accuracy, or mAP@.5 for detectors
+    task = task_for(ctx.recipe)
+    score_text = task.score_text  # accuracy, or mAP@.5 for detectors
+    baseline = task.measure(ctx, model, "trained")
 
     ctx.log(f"  trained: {score_text(baseline)}, sparsity {baseline['sparsity']:.3f}, "
             f"float32 tflite {baseline['gzip_bytes']:,} B gzipped")
@@ -402,7 +321,7 @@ def optimize(ctx) -> dict:
         history.append(name)
         ctx.save_model(model, rel)
         base_rel = rel
-        m = _measure(ctx, model, name)
+        m = task.measure(ctx, model, name)
         m.update({"index": i, **info, "checkpoint": rel, "seconds": round(time.monotonic() - t0, 3)})
         steps.append(m)
         ctx.log(f"  {name}: {score_text(m)}, sparsity {m['sparsity']:.3f}, unique/kernel "

@@ -174,7 +174,7 @@ class MobileNetV2Space(kt.HyperModel):
         return spec_from_values(self.base, hp.values)
 
     def build(self, hp):
-        from .build import input_spec_for
+        from .tasks.classification.build import input_spec_for
         from .models import build_classifier
 
         spec = self.spec(hp)
@@ -188,7 +188,7 @@ def _trial_context(ctx, spec: ModelSpec):
 
     Trials never distil: a teacher would dominate the trial's time and blur the comparison.
     """
-    from .build import input_spec_for
+    from .tasks.classification.build import input_spec_for
     from .run import RunContext
 
     recipe = ctx.recipe.model_copy(update={"model": spec, "teacher": None})
@@ -227,7 +227,7 @@ def _validation_split(ctx):
 
 
 def convert_int8(model, calibration: np.ndarray) -> bytes:
-    """Full-integer TFLite (float I/O), the `int8` format of convert.py, from a concrete function.
+    """Full-integer TFLite (float I/O), the `int8` format of export.py, from a concrete function.
 
     convert_keras goes through a Keras SavedModel export that traces every layer: 20-30 s for a
     small MobileNetV2 on a loaded 2-core host, against 1.5 s here, for the same ops and the same
@@ -257,12 +257,13 @@ def convert_int8(model, calibration: np.ndarray) -> bytes:
 def measure_trial(ctx, spec: ModelSpec, trial_id: str) -> dict:
     """Train `spec` briefly, convert to int8, time it on the target; the trial's measurements."""
     from .bench import run_target
-    from .convert import write_artifact
     from .data.pipeline import numpy_batches
-    from .evaluate import tflite_predict
+    from .export import write_artifact
+    from .fit import make_optimizer
     from .models import build_classifier
     from .progress import epoch_progress
-    from .train import compile_model, datasets
+    from .tasks.classification.data import compile_classifier, fit_data
+    from .tasks.classification.evaluate import tflite_predict
 
     s, keras = ctx.recipe.search, compat.keras()
     seconds, t0 = {}, time.monotonic()
@@ -279,10 +280,10 @@ def measure_trial(ctx, spec: ModelSpec, trial_id: str) -> dict:
     lap("build")
     # Not fit_model: Keras' own validation pass would trace and run a second graph per trial,
     # and the trial is scored on the same held-out images as int8 below anyway.
-    train_ds, _ = datasets(tctx)
-    steps = max(int(train_ds.cardinality().numpy()), 0)
-    compile_model(tctx, model, ctx.recipe.train.learning_rate, total_steps=s.epochs_per_trial * steps)
-    history = model.fit(train_ds, epochs=s.epochs_per_trial, verbose=0,
+    data, t = fit_data(tctx, tctx.recipe), tctx.recipe.train
+    compile_classifier(model, tctx.recipe, make_optimizer(t.optimizer, t.learning_rate, t.schedule,
+                                                          s.epochs_per_trial * data.steps_per_epoch))
+    history = model.fit(data.train, epochs=s.epochs_per_trial, verbose=0,
                         callbacks=[epoch_progress(s.epochs_per_trial, f"search_trial_{trial_id}")]).history
     lap("train")
     calibration = np.concatenate(list(numpy_batches(d.train_x[:s.calibration_samples], d, input_spec)))
@@ -536,7 +537,7 @@ def search(ctx) -> dict:
                              "chief (KERASTUNER_TUNER_ID=chief); start workers with "
                              "`python -m tflite_edge.search worker RUN_DIR`")
     if not ctx.recipe.search.space.input_sizes:
-        from .build import input_spec_for
+        from .tasks.classification.build import input_spec_for
 
         input_spec_for(ctx.recipe, ctx.dataset)  # images of varying size need model.input_size
     else:

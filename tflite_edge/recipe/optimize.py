@@ -46,7 +46,7 @@ class QatSpec(Spec):
 
 
 class PruneChannelsSpec(Spec):
-    """Structured pruning (channel_prune.py): remove whole filters, rebuild a smaller model, fine-tune."""
+    """Structured pruning (channel_prune/): remove whole filters, rebuild a smaller model, fine-tune."""
 
     criterion: Literal["l1", "bn_scale"] = Field("l1", description="l1: L1 norm of the filters; bn_scale: "
                                                  "|gamma| of the BatchNorms (network slimming)")

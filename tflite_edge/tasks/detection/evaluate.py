@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .export import OUTPUTS
 from .metrics import coco_map
 from .model import detector_for
 from .pipeline import eval_images
@@ -30,14 +31,14 @@ def _dequantize(x: np.ndarray, detail) -> np.ndarray:
 
 def tflite_detections(path, variant: str, det, split, input_spec, spec) -> list:
     """Detections of a .tflite detector, one image at a time (batch is static 1)."""
-    from ..bench.host_worker import make_interpreter, quantize_input
+    from ...bench.host_worker import make_interpreter, quantize_input
 
     interp, _ = make_interpreter(str(path), 2)
     inp = interp.get_input_details()[0]
     # by signature name, not position: the converter reorders the outputs
     sig = interp._get_full_signature_list()["serving_default"]["outputs"]
     details = {d["index"]: d for d in interp.get_output_details()}
-    outs = [details[sig[f"output_{k}"]] for k in range(len(sig))]  # in the order save_serving returns
+    outs = [details[sig[name]] for name in OUTPUTS[variant]]
     anchors, found = det.anchors(), []
     for batch in eval_images(split, input_spec):
         for image in batch:
@@ -55,7 +56,7 @@ def tflite_detections(path, variant: str, det, split, input_spec, spec) -> list:
 
 
 def _gates(spec, keras_map50, results) -> list:
-    from ..evaluate import check_gates
+    from ...gates import check_gates
 
     gates = check_gates(spec, 0.0, results)  # only the Edge TPU gate applies: accuracy gates are refused
     if spec.min_keras_map50 is not None:

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 
-from .. import atomic, compat
-from ..errors import UserInputError
+from ... import atomic, compat
+from ...errors import UserInputError
 from .model import build_detector, detector_for
 
 
@@ -128,16 +128,14 @@ def _distiller_class():
     return DetectionDistiller
 
 
-def fit_distilled(ctx, model, det, train_seq, val_seq, epochs: int, optimizer, callbacks) -> dict:
-    """Fit the student `model` in place against the recipe's teachers; returns the history dict."""
-    from ..distill import teachers
+def make_distiller(ctx, model, recipe):
+    """The student `model` wrapped to train against the recipe's teachers (fit.fit_model compiles it)."""
+    from ...distill import teachers
 
     teacher_list = teachers(ctx)
-    distiller = _distiller_class()(model, [t for t, _ in teacher_list], [w for _, w in teacher_list],
-                                   det.losses(), ctx.recipe.detector.name, ctx.recipe.teacher)
-    distiller.compile(optimizer=optimizer)
-    hist = distiller.fit(train_seq, validation_data=val_seq, epochs=epochs, callbacks=list(callbacks), verbose=0)
-    return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    det = detector_for(recipe, ctx.input_spec, ctx.dataset.num_classes)
+    return _distiller_class()(model, [t for t, _ in teacher_list], [w for _, w in teacher_list],
+                              det.losses(), recipe.detector.name, recipe.teacher)
 
 
 # ---------------------------------------------------------------- teachers (called by distill.teachers)
@@ -148,7 +146,7 @@ def _expected_outputs(ctx, num_classes: int) -> list:
 
 def check_teacher(model, where: str, ctx, num_classes: int):
     """The teacher's input and raw outputs must be the student's: the loss compares anchor by anchor."""
-    from ..models.detection import DETECTORS
+    from ...models.detection import DETECTORS
 
     student = ctx.recipe.detector.name
     kind = next((k for k in DETECTORS if model.name.startswith(f"{k}_")), None)  # build_detector's naming
@@ -169,9 +167,9 @@ def check_teacher(model, where: str, ctx, num_classes: int):
 
 
 def load_path_teacher(ctx, i: int, source, num_classes: int):
-    from ..distill import _load_path_teacher
+    from ...distill import load_path_teacher as load
 
-    return _load_path_teacher(ctx, i, source, num_classes, check=check_teacher)
+    return load(ctx, i, source, num_classes, check=check_teacher)
 
 
 def teacher_recipe(recipe, source):
@@ -183,13 +181,13 @@ def teacher_recipe(recipe, source):
 
 
 def train_teacher(ctx, i: int, source, num_classes: int):
-    from ..distill import _meta_for
-    from .stages import fit
+    from ...distill import teacher_meta
+    from ...fit import fit_model
 
     rel = f"checkpoints/teacher_{i}.keras"
     meta_path = ctx.path(f"checkpoints/teacher_{i}.json")
     t_recipe = teacher_recipe(ctx.recipe, source)
-    meta = {**_meta_for(ctx, source), "detector": t_recipe.detector.model_dump(mode="json")}
+    meta = {**teacher_meta(ctx, source), "detector": t_recipe.detector.model_dump(mode="json")}
     if ctx.path(rel).exists() and meta_path.exists() and json.loads(meta_path.read_text()) == meta:
         ctx.log(f"  teacher {i}: reusing {rel}")
         return ctx.load_model(rel)
@@ -199,7 +197,7 @@ def train_teacher(ctx, i: int, source, num_classes: int):
     epochs = t_recipe.train.epochs
     ctx.log(f"  teacher {i}: training {t_recipe.detector.name} on {source.model.name} "
             f"(width {source.model.width}) for {epochs} epochs")
-    fit(ctx, model, epochs, ctx.recipe.train.learning_rate, f"teacher_{i}", recipe=t_recipe)
+    fit_model(ctx, model, epochs, ctx.recipe.train.learning_rate, f"teacher_{i}", recipe=t_recipe)
     ctx.save_model(model, rel)
     atomic.write_json(meta_path, meta)
     return model
@@ -207,7 +205,7 @@ def train_teacher(ctx, i: int, source, num_classes: int):
 
 def summary(ctx) -> dict:
     """What report.json says about the distillation: settings and each teacher's mAP on the test split."""
-    from ..distill import teachers
+    from ...distill import teachers
     from .evaluate import keras_detections
     from .metrics import coco_map
 

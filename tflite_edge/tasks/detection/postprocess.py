@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models.detection.anchors import decode, iou
+from ...models.detection.anchors import decode, iou
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, limit: int) -> np.ndarray:

@@ -2,10 +2,10 @@
 so a reloaded checkpoint never needs them stored."""
 from __future__ import annotations
 
-from .. import compat
-from ..errors import UserInputError
-from ..models import MODELS
-from ..models.detection import DETECTORS
+from ... import compat
+from ...errors import UserInputError
+from ...models import MODELS
+from ...models.detection import DETECTORS
 
 
 def detector_for(recipe, input_spec, num_classes: int):

@@ -4,10 +4,10 @@ order apps must read, the counts of repaired or skipped annotations, and with a 
 distillation settings and each teacher's mAP (`distillation`)."""
 from __future__ import annotations
 
+from ...reporting import collect_artifacts, fmt_ms, gates_and_stages_markdown, report_envelope
+
 
 def build_report(ctx) -> dict:
-    from ..report import collect_artifacts, report_envelope
-
     ev = ctx.outputs("evaluate")
     artifacts = collect_artifacts(ctx, ev, lambda s: {"accuracy": None, "agreement_with_keras": None,
                                                       "map": s.get("map"), "map50": s.get("map50")})
@@ -27,8 +27,6 @@ def _num(v) -> str:
 
 
 def render_markdown(rep: dict) -> str:
-    from ..report import _ms
-
     k = rep["keras"]
     lines = [f"# tflite-edge report: {rep['name']} (detection)", "",
              f"Keras model: COCO mAP@[.5:.95] {_num(k['map'])}, mAP@.5 {_num(k['map50'])} on "
@@ -53,12 +51,10 @@ def render_markdown(rep: dict) -> str:
         row = (f"| {a['name']} | {a['format']} | {a.get('detection_outputs', '-')} | {a['size_bytes']:,} | "
                f"{_num(a['map'])} | {_num(a['map50'])} |")
         row += "".join(" error |" if "error" in a["benchmark"].get(t, {}) else
-                       f" {_ms(a['benchmark'].get(t, {}).get('latency_ms_p50'))} |" for t in targets)
+                       f" {fmt_ms(a['benchmark'].get(t, {}).get('latency_ms_p50'))} |" for t in targets)
         lines.append(row)
     pp = next((a for a in rep["artifacts"] if a.get("detection_outputs") == "postprocess"), None)
     if pp:
         lines += ["", f"Four-output models: outputs in index order are {', '.join(pp['output_order'])} "
                   "(read them by name, not by position)."]
-    from ..report import gates_and_stages_markdown
-
     return "\n".join(lines + gates_and_stages_markdown(rep)) + "\n"

@@ -7,13 +7,14 @@ names it is what the converter replaces with the custom op (STACK.md). Batch is 
 """
 from __future__ import annotations
 
-import gc
-import tempfile
-
 import numpy as np
 
-from .. import compat
-from ..convert import CONVERTERS
+from ... import compat
+from ...export import Export
+
+# Signature outputs of each variant, in the order the serving function returns them.
+OUTPUTS = {"postprocess": ["detection_boxes", "detection_classes", "detection_scores", "num_detections"],
+           "raw": ["box_encodings", "class_logits"]}
 
 
 def _postprocess_stub(spec, num_classes: int, scales):
@@ -42,51 +43,37 @@ def _postprocess_stub(spec, num_classes: int, scales):
     return postprocess
 
 
-def save_serving(model, detector, spec, input_spec, num_classes: int, with_postprocess: bool, folder: str):
-    """A SavedModel with one signature, batch 1: image -> (boxes, classes, scores, count), or, for
-    the raw variant, the heads' own outputs (box encodings, class logits): cut before the score
-    activation too, since the Edge TPU maps SOFTMAX only on 1-D tensors. Signature outputs are
-    output_0.. in that order."""
+def serving_export(model, detector, spec, input_spec, num_classes: int, with_postprocess: bool) -> Export:
+    """The detector traced once, batch 1: image -> (boxes, classes, scores, count), or, for the raw
+    variant, the heads' own outputs (box encodings, class logits): cut before the score activation
+    too, since the Edge TPU maps SOFTMAX only on 1-D tensors. Signature outputs are named after
+    OUTPUTS[variant] in that order."""
     tf = compat.tf()
     anchors = detector.anchors().astype(np.float32)
     stub = _postprocess_stub(spec, num_classes, detector.scales) if with_postprocess else None
+    names = OUTPUTS["postprocess" if with_postprocess else "raw"]
 
-    @tf.function(input_signature=[tf.TensorSpec([1, *input_spec.shape], tf.float32, name="image")])
     def serve(image):
         box, logits = model(image, training=False)
         if stub is None:
-            return box, logits
+            return dict(zip(names, (box, logits)))
         enc, scores = detector.postprocess_inputs(box, logits)
-        return stub(enc, scores, tf.constant(anchors))
+        return dict(zip(names, stub(enc, scores, tf.constant(anchors))))
 
-    module = tf.Module()
-    module.model = model
-    module.serve = serve
-    with compat.quiet_native_stderr():
-        tf.saved_model.save(module, folder, signatures=serve.get_concrete_function())
+    return Export(model, input_spec.shape, batch_size=1, serve=serve)
 
 
-def convert_saved(folder: str, fmt: str, calibration, with_postprocess: bool) -> bytes:
-    """TFLite bytes of a `save_serving` folder in format `fmt` (the shared CONVERTERS setups)."""
+def postprocess_converter(conv) -> None:
+    """Converter settings the TFLite_Detection_PostProcess custom op needs, after the format's."""
     tf = compat.tf()
-    conv = tf.lite.TFLiteConverter.from_saved_model(folder)
-    CONVERTERS.get(fmt)(conv, calibration)
-    if with_postprocess:
-        conv.allow_custom_ops = True
-        if set(conv.target_spec.supported_ops) == {tf.lite.OpsSet.TFLITE_BUILTINS_INT8}:
-            # the op's float outputs need the float builtins beside int8 (as in the TF OD API)
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        conv.inference_output_type = tf.float32  # boxes/classes/scores/count are float by contract
-    try:
-        with compat.quiet_native_stderr():
-            return conv.convert()
-    finally:
-        del conv
-        gc.collect()
+    conv.allow_custom_ops = True
+    if set(conv.target_spec.supported_ops) == {tf.lite.OpsSet.TFLITE_BUILTINS_INT8}:
+        # the op's float outputs need the float builtins beside int8 (as in the TF OD API)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    conv.inference_output_type = tf.float32  # boxes/classes/scores/count are float by contract
 
 
 def convert_detector(model, detector, spec, input_spec, num_classes: int, fmt: str, calibration,
                      with_postprocess: bool) -> bytes:
-    with tempfile.TemporaryDirectory() as folder:
-        save_serving(model, detector, spec, input_spec, num_classes, with_postprocess, folder)
-        return convert_saved(folder, fmt, calibration, with_postprocess)
+    with serving_export(model, detector, spec, input_spec, num_classes, with_postprocess) as exported:
+        return exported.convert(fmt, calibration, postprocess_converter if with_postprocess else None)

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from .. import compat
-from ..data.detection import load_images
+from ... import compat
+from ...data.detection import load_images
 
 
 def flip(images: np.ndarray, boxes: list) -> tuple:

@@ -1,0 +1,98 @@
+"""The task interface: everything a stage needs that differs between classification and detection.
+
+A task is stateless; every method takes the run context (`run.RunContext`: recipe, run directory,
+dataset, input spec, earlier stages' outputs). `recipe` arguments default to the run's own and are
+how a teacher is trained with its own settings.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Optional
+
+
+@dataclass(frozen=True)
+class FitData:
+    """What one fit iterates: training batches, validation batches (or None), steps per epoch."""
+    train: Any
+    val: Any
+    steps_per_epoch: int
+
+
+class Task(ABC):
+    name: str = ""
+
+    # ---- build
+    @abstractmethod
+    def build(self, ctx) -> dict:
+        """Stage `build`: write input_spec.json and labels.txt, save the model; returns outputs."""
+
+    # ---- fit (fit.py calls these; distillation is a mode of the same fit)
+    @abstractmethod
+    def fit_data(self, ctx, recipe) -> FitData:
+        """Training and validation batches for `recipe` (augmented, at the run's input spec)."""
+
+    @abstractmethod
+    def compile(self, ctx, model, recipe, optimizer) -> None:
+        """Compile `model` with this task's loss and fit metrics (the plain, undistilled fit)."""
+
+    @abstractmethod
+    def early_stopping_monitor(self, recipe) -> str:
+        """The history key that early stopping watches."""
+
+    @abstractmethod
+    def distiller(self, ctx, model, recipe, teacher=None):
+        """A Keras model that trains `model` against teachers when fitted (compile(optimizer) only).
+
+        `teacher` None: the recipe's teachers (distill.teachers); otherwise one (model, settings)
+        pair given by the caller (channel pruning distils from the unpruned model)."""
+
+    @abstractmethod
+    def load_teacher(self, ctx, index: int, source, num_classes: int):
+        """A teacher from `teacher.sources[index].path`, loaded safely and checked."""
+
+    @abstractmethod
+    def train_teacher(self, ctx, index: int, source, num_classes: int):
+        """A teacher from `teacher.sources[index].model`, trained in the run (or reused)."""
+
+    def check_teachers(self, ctx, loaded: dict) -> None:
+        """Checks that need several teachers or the recipe (hint layers); default: none."""
+
+    @abstractmethod
+    def distillation_summary(self, ctx) -> dict:
+        """What report.json says about the teachers (each one's test score)."""
+
+    # ---- optimize
+    @abstractmethod
+    def measure(self, ctx, model, name: str) -> dict:
+        """Test score, weight statistics and float32 TFLite size of one optimize step's model."""
+
+    @abstractmethod
+    def score_text(self, m: dict) -> str:
+        """A measurement's score in words for the log ("accuracy 0.9120", "mAP@.5 0.8700")."""
+
+    def test_accuracy(self, ctx, model) -> Optional[float]:
+        """Top-1 test accuracy where the task has one (channel pruning logs it); default None."""
+        return None
+
+    # ---- convert
+    @abstractmethod
+    def calibration_images(self, ctx) -> Any:
+        """`convert.calibration_samples` training images, preprocessed as at inference (ndarray)."""
+
+    @abstractmethod
+    def export(self, ctx, model) -> list:
+        """Stage `convert`: write every format of `model` to artifacts/; returns artifact dicts."""
+
+    # ---- evaluate and report
+    @abstractmethod
+    def evaluate(self, ctx) -> dict:
+        """Stage `evaluate`: score the Keras model and every artifact, and check the gates."""
+
+    @abstractmethod
+    def build_report(self, ctx) -> dict:
+        """report.json's content for this task."""
+
+    @abstractmethod
+    def render_markdown(self, report: dict) -> str:
+        """report.md for this task's report.json."""

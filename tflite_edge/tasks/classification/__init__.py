@@ -1,0 +1,79 @@
+"""Image classification: a softmax head on a backbone, cross-entropy (distilled with teachers),
+top-1 accuracy and agreement with Keras for every artifact."""
+from __future__ import annotations
+
+from ..base import FitData, Task
+
+
+class ClassificationTask(Task):
+    name = "classification"
+
+    def build(self, ctx) -> dict:
+        from .build import build
+        return build(ctx)
+
+    def fit_data(self, ctx, recipe) -> FitData:
+        from .data import fit_data
+        return fit_data(ctx, recipe)
+
+    def compile(self, ctx, model, recipe, optimizer) -> None:
+        from .data import compile_classifier
+        compile_classifier(model, recipe, optimizer)
+
+    def early_stopping_monitor(self, recipe) -> str:
+        return recipe.train.early_stopping.monitor
+
+    def distiller(self, ctx, model, recipe, teacher=None):
+        from .distill import make_distiller
+        return make_distiller(ctx, model, recipe, teacher)
+
+    def load_teacher(self, ctx, index, source, num_classes):
+        from ...distill import load_path_teacher
+        from .distill import check_teacher
+        return load_path_teacher(ctx, index, source, num_classes, check=check_teacher)
+
+    def train_teacher(self, ctx, index, source, num_classes):
+        from .distill import train_teacher
+        return train_teacher(ctx, index, source, num_classes)
+
+    def check_teachers(self, ctx, loaded: dict) -> None:
+        from .distill import check_hints
+        check_hints(ctx, loaded)
+
+    def distillation_summary(self, ctx) -> dict:
+        from .distill import summary
+        return summary(ctx)
+
+    def measure(self, ctx, model, name: str) -> dict:
+        from .evaluate import measure
+        return measure(ctx, model, name)
+
+    def score_text(self, m: dict) -> str:
+        return f"accuracy {m['accuracy']:.4f}"
+
+    def test_accuracy(self, ctx, model):
+        from .evaluate import test_accuracy
+        return test_accuracy(ctx, model)
+
+    def calibration_images(self, ctx):
+        from .data import calibration_images
+        return calibration_images(ctx)
+
+    def export(self, ctx, model) -> list:
+        from .export import export
+        return export(ctx, model)
+
+    def evaluate(self, ctx) -> dict:
+        from .evaluate import evaluate
+        return evaluate(ctx)
+
+    def build_report(self, ctx) -> dict:
+        from .report import build_report
+        return build_report(ctx)
+
+    def render_markdown(self, report: dict) -> str:
+        from .report import render_markdown
+        return render_markdown(report)
+
+
+__all__ = ["ClassificationTask"]

@@ -1,0 +1,56 @@
+"""Classification `evaluate`: top-1 accuracy of the Keras model and of every artifact on the whole
+test split, top-1 agreement with Keras, the gates; and the per-step measurement of `optimize`."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...bench.host_worker import make_interpreter, predict_classes
+from ...data.pipeline import numpy_batches
+from ...gates import check_gates
+
+
+def tflite_predict(model_path, batches, threads: int = 2) -> np.ndarray:
+    """Class predictions of a .tflite model over preprocessed float batches."""
+    interp, _ = make_interpreter(str(model_path), threads)
+    return predict_classes(interp, batches, str(model_path), threads)
+
+
+def keras_predict(model, batches) -> np.ndarray:
+    return np.concatenate([np.argmax(model(b, training=False).numpy(), axis=-1) for b in batches])
+
+
+def evaluate(ctx) -> dict:
+    d, spec = ctx.dataset, ctx.input_spec
+    labels = np.asarray(d.test_y)
+    model = ctx.load_model(ctx.outputs("optimize")["model"])
+    keras_pred = keras_predict(model, numpy_batches(d.test_x, d, spec))
+    keras_acc = float(np.mean(keras_pred == labels))
+    results = []
+    for art in ctx.outputs("convert")["artifacts"]:
+        if art.get("runs_on") == "coral":  # compiled for the Edge TPU: not runnable on the host
+            continue
+        pred = tflite_predict(ctx.path(art["path"]), numpy_batches(d.test_x, d, spec))
+        results.append({"name": art["name"], "format": art["format"], "edgetpu_check": art.get("edgetpu_check"),
+                        "accuracy": float(np.mean(pred == labels)),
+                        "agreement_with_keras": float(np.mean(pred == keras_pred))})
+        ctx.log(f"  {art['name']}: accuracy {results[-1]['accuracy']:.4f}, "
+                f"agreement {results[-1]['agreement_with_keras']:.4f}")
+    gates = check_gates(ctx.recipe.evaluate, keras_acc, results)
+    return {"keras": {"accuracy": keras_acc, "test_samples": int(len(labels))},
+            "artifacts": results, "gates": gates}
+
+
+def test_accuracy(ctx, model) -> float:
+    d = ctx.dataset
+    pred = keras_predict(model, numpy_batches(d.test_x, d, ctx.input_spec))
+    return float(np.mean(pred == np.asarray(d.test_y)))
+
+
+def measure(ctx, model, name: str) -> dict:
+    """Test accuracy, weight statistics and float32 TFLite size of one optimize step's model."""
+    from ...export import convert_keras, gzip_size
+    from ...weights import measure_weights
+
+    data = convert_keras(model, "float32")
+    return {"name": name, "accuracy": test_accuracy(ctx, model), **measure_weights(model),
+            "size_bytes": len(data), "gzip_bytes": gzip_size(data)}

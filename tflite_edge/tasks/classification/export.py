@@ -1,0 +1,20 @@
+"""Classification `convert`: every format of the classifier, traced once per batch layout."""
+from __future__ import annotations
+
+from ...export import NEEDS_CALIBRATION, convert_formats, edgetpu_extras, write_artifact
+from .data import calibration_images
+
+
+def export(ctx, model) -> list:
+    formats = ctx.recipe.convert.formats
+    calibration = calibration_images(ctx) if NEEDS_CALIBRATION & set(formats) else None
+    artifacts = []
+    for fmt, data in convert_formats(model, formats, calibration):
+        name = f"{ctx.recipe.name}_{fmt}"
+        rel = f"artifacts/{name}.tflite"
+        info = write_artifact(data, ctx.path(rel), fmt)
+        artifacts.append({"name": name, "path": rel, **info})
+        ctx.log(f"  {rel}: {info['size_bytes']:,} bytes ({info['gzip_bytes']:,} gzipped)")
+        if fmt == "edgetpu":
+            artifacts += edgetpu_extras(ctx, artifacts[-1])
+    return artifacts
