@@ -8,6 +8,10 @@ and int8 calibrated on noise: latency does not depend on the weights' values) in
 For each model and thread count: p50 from `tflite-edge bench` (our harness, a fresh process) and
 the median from `python -m ai_edge_litert.tools.benchmark_litert_model`, and their ratio. Runs
 alternate between the two tools, three rounds each, to spread out machine noise.
+
+Since issue 16, `tflite-edge bench` times host rows with that same tool by default (report field
+`engine`), so this script compares the tool with itself; `benchmarks/host_vs_litert_tool.py` is the
+current figure (its `--with-worker` also times our Python worker).
 """
 from __future__ import annotations
 

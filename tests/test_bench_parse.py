@@ -147,6 +147,50 @@ def test_partial_gpu_coverage_warns_with_node_counts():
     assert warning == "GPU delegate took 54 of 559 nodes in 3 partitions; 505 nodes fall back to the CPU"
 
 
+# ------------------------------------------------------------------ benchmark_litert_model (host)
+def litert(name: str) -> str:
+    """Both streams of one recorded run, as the host engine reads them (stdout, then stderr)."""
+    return golden(f"benchmark_litert_model/{name}.stdout.txt") + "\n" + golden(f"benchmark_litert_model/{name}.stderr.txt")
+
+
+def test_litert_tool_results_block():
+    s = parse.summarize_benchmark(litert("quickstart_int8_1thread"), "xnnpack")
+    assert s["error"] is None and s["runs_measured"] == 50 and s["warmup_invocations"] == 5
+    assert (s["latency_ms_p50"], s["latency_ms_mean"], s["latency_ms_min"], s["latency_ms_max"]) == (0.17, 0.17, 0.16, 0.22)
+    assert (s["latency_ms_p5"], s["latency_ms_p95"], s["latency_ms_std"]) == (0.16, 0.20, 0.01)
+    assert s["latency_ms_p90"] is None and s["latency_ms_p99"] is None  # the tool prints neither
+    assert s["init_ms"] == 2.53 and s["first_inference_ms"] == 0.39 and s["latency_resolution_ms"] == 0.01
+    assert s["fully_accelerated"] is False and s["fallback_warning"] is None and s["peak_memory_mb"] is None
+    block = parse.parse_litert_tool(golden("benchmark_litert_model/quickstart_int8_1thread.stdout.txt"))
+    assert block["throughput_mb_s"] == 68.23 and block["warmup_avg_ms"] == 0.25
+
+
+def test_litert_tool_without_warm_up_has_no_first_inference():
+    s = parse.summarize_benchmark(litert("mobilenet_v2_1.0_224_float32_2threads"), "xnnpack")
+    assert s["runs_measured"] == 20 and s["warmup_invocations"] == 0 and s["first_inference_ms"] is None
+    assert s["latency_ms_p50"] == 5.96 and s["fully_accelerated"] is True
+
+
+@pytest.mark.parametrize("name, says", [
+    ("sparse_int8_xnnpack_cannot_prepare", ["failed to delegate FULLY_CONNECTED node #5",
+                                            "RuntimeError: CompiledModel error", "Failed to allocate tensors"]),
+    ("truncated_model", ["no BENCHMARK RESULTS block"]),  # killed by SIGSEGV mid-load: no error line at all
+    ("file_not_found", ["Model file not found: /tmp/i16/missing.tflite"]),
+])
+def test_litert_tool_failures_say_why(name, says):
+    s = parse.summarize_benchmark(litert(name), "xnnpack")
+    assert s["latency_ms_p50"] is None and s["error"].startswith("benchmark_litert_model failed: ")
+    assert all(text in s["error"] for text in says), s["error"]
+    assert "INFO" not in s["error"] and "WARNING" not in s["error"]  # log chatter is not a reason
+
+
+def test_the_two_tools_outputs_are_told_apart():
+    for f in sorted((GOLDEN / "benchmark_model").glob("*.txt")):
+        assert not parse.is_litert_tool_output(f.read_text()), f.name
+    for f in sorted((GOLDEN / "benchmark_litert_model").glob("*.stderr.txt")):
+        assert parse.is_litert_tool_output(f.read_text()), f.name
+
+
 # ------------------------------------------------------------------ adb and getprop
 def test_adb_devices_mixed_states():
     devices = parse.parse_adb_devices(golden("adb/devices_l_mixed.txt"))

@@ -88,6 +88,7 @@ def test_host_benchmark_fields(tiny_run):
     art = next(a for a in report["artifacts"] if a["format"] == "int8")
     r = benchmark_host(run_dir / art["path"], threads=2, runs=20, warmup=2)
     assert r["threads"] == 2 and r["runs"] == 20 and r["delegate"] == "xnnpack"
+    assert r["engine"] == "benchmark_litert_model" and "engine_fallback" not in r  # LiteRT's own tool timed it
     # Warm-up is a count and a duration (0.5 s by default): far more than 2 invokes of a tiny model.
     assert r["warmup_min_s"] == 0.5 and r["warmup_invocations"] > 2
     assert r["cpu_busy"] > 0 and (r["steal_percent"] is None or 0 <= r["steal_percent"] <= 100)
@@ -96,6 +97,7 @@ def test_host_benchmark_fields(tiny_run):
     assert r["thread_pinning"] == "none"
     pinned = benchmark_host(run_dir / art["path"], threads=2, runs=20, warmup=2, pin_threads=True, warmup_min_s=0)
     assert pinned["warmup_invocations"] == 2
+    assert pinned["engine"] == "python_worker" and "pinning" in pinned["engine_fallback"]  # only the worker pins
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     assert pinned["thread_pinning"] == ("spread" if cpus >= 2 else "none")
 

@@ -29,7 +29,7 @@ def benchmark(ctx) -> dict:
     needs_eval = any(t.split(":")[0] == "ssh" for t in b.targets)
     options = BenchOptions(threads=tuple(b.threads), runs=b.runs, warmup=b.warmup, warmup_min_s=b.warmup_min_s,
                            processes=b.processes,
-                           delegates=tuple(b.delegates), android_binary=b.android_binary,
+                           delegates=tuple(b.delegates), android_binary=b.android_binary, engine=b.engine,
                            eval_set=write_eval_set(ctx, b.eval_samples) if needs_eval else None)
     results = {}
     for art in ctx.outputs("convert")["artifacts"]:

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from .bench import PROCESSES, WARMUP_MIN_S
+from .bench import HOST_ENGINES, LITERT_TOOL, PROCESSES, WARMUP_MIN_S
 from .errors import EdgeError, UserInputError
 
 
@@ -157,7 +157,7 @@ def cmd_bench(args) -> int:
     options = BenchOptions(threads=tuple(args.threads), runs=args.runs, warmup=args.warmup,
                            warmup_min_s=args.warmup_min_secs, processes=args.processes,
                            delegates=tuple(d for d in args.delegates.split(",") if d),
-                           android_binary=args.benchmark_binary)
+                           android_binary=args.benchmark_binary, engine=args.engine)
 
     results, failed = [], set()
     for model in args.models:
@@ -181,8 +181,42 @@ def cmd_bench(args) -> int:
                               (("p50", "latency_ms_p50"), ("p90", "latency_ms_p90"), ("mean", "latency_ms_mean"),
                                ("init", "init_ms")) if r.get(key) is not None)
                   + (f"  peak {r['peak_memory_mb']:.0f} MB" if r.get("peak_memory_mb") else "")
+                  + (f"  [{r['engine']}]" if r.get("engine") else "")
+                  + (f"  NOTE: {r['engine_fallback']}" if r.get("engine_fallback") else "")
                   + (f"  WARNING: {r['fallback_warning']}" if r.get("fallback_warning") else ""))
     return max(failed, default=0)
+
+
+def _floats(text: str):
+    try:
+        values = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 127.5 or 123.7,116.3,103.5 "
+                                         f"(got {text!r})")
+    if not values or not all(abs(v) < float("inf") for v in values):  # nan fails this too
+        raise argparse.ArgumentTypeError(f"expected finite numbers (got {text!r})")
+    return values
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1 (got {text!r})")
+    return value
+
+
+def cmd_predict(args) -> int:
+    from .predict import format_text, predict
+
+    result = predict(Path(args.model), [Path(p) for p in args.inputs], top_k=args.top_k,
+                     threshold=args.threshold, out=Path(args.out) if args.out else None,
+                     labels=Path(args.labels) if args.labels else None, mean=args.mean, std=args.std,
+                     raw=args.raw)
+    print(json.dumps(result, indent=2) if args.json else format_text(result))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,11 +271,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"warm up for at least this long too (default {WARMUP_MIN_S} s, as benchmark_model)")
     p.add_argument("--processes", type=_count, default=PROCESSES,
                    help=f"host, ssh: spread --runs over up to this many fresh processes, pooled (default {PROCESSES})")
+    p.add_argument("--engine", choices=HOST_ENGINES, default=LITERT_TOOL,
+                   help="host: who times it: benchmark_litert_model (LiteRT's tool; falls back to python_worker, "
+                   "saying why) or python_worker")
     p.add_argument("--delegates", default="xnnpack", help="android: comma-separated xnnpack,gpu,nnapi")
     p.add_argument("--benchmark-binary", default=os.environ.get("TFLITE_EDGE_BENCHMARK_MODEL"),
                    help="android: LiteRT benchmark_model binary (env TFLITE_EDGE_BENCHMARK_MODEL)")
     p.add_argument("--json", action="store_true", help="print the report.json benchmark fields")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("predict", help="run a .tflite model on images with the labels and normalisation "
+                       "of its metadata")
+    p.add_argument("model", metavar="MODEL.tflite")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
+    p.add_argument("--top-k", type=_count, default=5, metavar="K",
+                   help="classification: labels shown per image (default 5)")
+    p.add_argument("--threshold", type=_fraction, default=0.5, metavar="T",
+                   help="detection: keep boxes scoring at least this (default 0.5)")
+    p.add_argument("--out", metavar="DIR", help="detection: write IMAGE_boxes.png with the boxes drawn here")
+    p.add_argument("--json", action="store_true", help="print the predictions as JSON")
+    p.add_argument("--labels", metavar="FILE", help="one label per line (models without metadata; overrides it)")
+    p.add_argument("--mean", type=_floats, metavar="M", help="input normalisation (pixel - mean) / std "
+                   "from 0..255: one value or one per channel (models without metadata; overrides it)")
+    p.add_argument("--std", type=_floats, metavar="S")
+    p.add_argument("--raw", action="store_true", help="feed 0..255 pixels unnormalised (models without metadata)")
+    p.set_defaults(func=cmd_predict)
 
     _register_commands(sub)
     return ap

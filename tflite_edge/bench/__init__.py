@@ -2,45 +2,28 @@
 
 Each registered runner has the signature `(model_path, arg, options) -> list[dict]` and returns one
 record per configuration with the host fields (latency_ms_p50, latency_ms_p90, ... see host_worker).
+The options and their defaults live in `bench/options.py` (re-exported here), so the target modules
+never import this package back.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
 
 from ..registry import Registry
+from .options import HOST_ENGINES, LITERT_TOOL, PROCESSES, PYTHON_WORKER, WARMUP_MIN_S, BenchOptions
+
+__all__ = ["BenchOptions", "HOST_ENGINES", "LITERT_TOOL", "PROCESSES", "PYTHON_WORKER", "TARGETS", "WARMUP_MIN_S",
+           "run_target", "run_targets"]
 
 TARGETS = Registry("benchmark target")
 
-# Untimed invocations go on until this many seconds have passed (LiteRT benchmark_model's
-# --warmup_min_secs default). A count alone is 2 ms of warm-up for a 0.1 ms model: one fresh process
-# in three then timed a 50% slower mode on a 2-core host (benchmarks/RESULTS.md, issue 7).
-WARMUP_MIN_S = 0.5
-# Host timings spread over this many fresh processes and pooled. On a shared host, short slow
-# spells (9-30% for a 0.1 ms model, from other guests) hit one process's whole timed window and
-# move its p50; samples from four processes, seconds apart, outvote one such spell (RESULTS.md, issue 7).
-PROCESSES = 4
 
-
-@dataclass(frozen=True)
-class BenchOptions:
-    threads: Tuple[int, ...] = (1,)
-    runs: int = 50
-    warmup: int = 5
-    warmup_min_s: float = WARMUP_MIN_S
-    processes: int = PROCESSES                 # host and ssh: runs spread over fresh processes, pooled
-    delegates: Tuple[str, ...] = ("xnnpack",)  # android only: xnnpack, gpu, nnapi
-    android_binary: Optional[str] = None       # LiteRT benchmark_model for the device (android_bench/)
-    eval_set: Optional[str] = None             # ssh only: .npz {x, y} so accuracy is measured on the board
-
-
-@TARGETS.register("host", summary="this machine, ai_edge_litert in a fresh subprocess")
+@TARGETS.register("host", summary="this machine: LiteRT's benchmark_litert_model (or our worker) in fresh processes")
 def _host(model_path, arg, o: BenchOptions):
     from .host import benchmark_host
 
-    return [benchmark_host(model_path, threads=t, runs=o.runs, warmup=o.warmup,
-                           warmup_min_s=o.warmup_min_s, processes=o.processes) for t in o.threads]
+    return [benchmark_host(model_path, threads=t, runs=o.runs, warmup=o.warmup, warmup_min_s=o.warmup_min_s,
+                           processes=o.processes, engine=o.engine) for t in o.threads]
 
 
 # remote=True: the work runs on another machine, so such targets run side by side (several phones

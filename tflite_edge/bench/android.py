@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
-from tflite_edge.bench import WARMUP_MIN_S, parse
+from tflite_edge.bench import parse
+from tflite_edge.bench.options import WARMUP_MIN_S
 from tflite_edge.errors import DeviceUnavailable, EdgeError, UserInputError
 
 SCRIPT = Path(__file__).resolve().parents[2] / "android_bench" / "run_matrix.sh"
@@ -275,6 +276,7 @@ def result_from_chunk(chunk: Mapping[str, Any], *, target: str, model: str, runs
         summary["error"] = f"benchmark_model exited with status {chunk['rc']}"
     return {
         "target": target,
+        "engine": "benchmark_model",
         "model": model,
         "threads": chunk["threads"],
         "delegate": chunk["delegate"],

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import WARMUP_MIN_S
+from .options import PYTHON_WORKER, WARMUP_MIN_S
 from ..errors import DeviceUnavailable, UserInputError
 
 EDGETPU_LIBRARY = {"linux": "libedgetpu.so.1", "darwin": "libedgetpu.1.dylib",
@@ -46,7 +46,7 @@ def benchmark_coral(model_path, *, device: str | None = None, runs: int = 50, wa
     for detail, value in zip(interp.get_input_details(), random_inputs(interp)):
         interp.set_tensor(detail["index"], value)
     result = _time_runs(interp, runs, warmup, warmup_min_s)
-    result.update({"init_ms": init_ms, "delegate": f"edgetpu ({device or 'first available'})",
+    result.update({"init_ms": init_ms, "delegate": f"edgetpu ({device or 'first available'})", "engine": PYTHON_WORKER,
                    "edgetpu_compiled": _is_compiled(model_path)})
     return result
 

@@ -103,13 +103,25 @@ def eval_accuracy(model_path: str, eval_set: str, threads: int, batch: int = 64)
     return {"accuracy": float(np.mean(pred == y)), "eval_samples": int(len(y))}
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
+    """This process's peak resident memory so far (MB).
+
+    Linux: VmHWM of /proc/self/status, which belongs to the address space and starts afresh at
+    exec. Not ru_maxrss: getrusage keeps it across execve, so a worker started by a process holding
+    600 MB of TensorFlow reported 600 MB of peak memory and 0 MB for the model."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     # ru_maxrss is KiB on Linux, bytes on macOS.
     scale = 1024 * 1024 if sys.platform == "darwin" else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
-def _steal_ticks():
+def steal_ticks():
     """(steal, total) jiffies of all CPUs from /proc/stat, or None where there is none."""
     try:
         with open("/proc/stat") as f:
@@ -119,7 +131,7 @@ def _steal_ticks():
     return (fields[7], sum(fields)) if len(fields) > 7 else None
 
 
-def _steal_percent(before, after):
+def steal_percent(before, after):
     if before is None or after is None or after[1] <= before[1]:
         return None
     return round(100.0 * (after[0] - before[0]) / (after[1] - before[1]), 2)
@@ -129,8 +141,10 @@ def latency_stats(times_ms) -> dict:
     """Percentiles, mean and spread of invocation times (ms): the report's latency fields."""
     times = np.asarray(times_ms, np.float64)
     return {
+        "latency_ms_p5": float(np.percentile(times, 5)),
         "latency_ms_p50": float(np.percentile(times, 50)),
         "latency_ms_p90": float(np.percentile(times, 90)),
+        "latency_ms_p95": float(np.percentile(times, 95)),
         "latency_ms_p99": float(np.percentile(times, 99)),
         "latency_ms_mean": float(times.mean()), "latency_ms_std": float(times.std()),
         "latency_ms_min": float(times.min()), "latency_ms_max": float(times.max()),
@@ -150,12 +164,12 @@ def time_invocations(interp, runs: int, warmup: int, warmup_min_s: float = 0.0, 
         interp.invoke()
         done += 1
     times = np.empty(runs, np.float64)
-    cpu0, steal0, wall0 = time.process_time(), _steal_ticks(), time.perf_counter()  # all threads' CPU time
+    cpu0, steal0, wall0 = time.process_time(), steal_ticks(), time.perf_counter()  # all threads' CPU time
     for i in range(runs):
         t0 = time.perf_counter_ns()
         interp.invoke()
         times[i] = (time.perf_counter_ns() - t0) / 1e6
-    cpu1, steal1, wall = time.process_time(), _steal_ticks(), time.perf_counter() - wall0
+    cpu1, steal1, wall = time.process_time(), steal_ticks(), time.perf_counter() - wall0
     return {
         "runs": runs, "warmup": warmup, "warmup_invocations": done, "warmup_min_s": warmup_min_s,
         **latency_stats(times), "first_inference_ms": first_ms,
@@ -163,7 +177,7 @@ def time_invocations(interp, runs: int, warmup: int, warmup_min_s: float = 0.0, 
         # timing (about `threads` when every thread ran), and the share of the CPUs' time the
         # hypervisor gave to others (Linux /proc/stat "steal"; None elsewhere).
         "cpu_busy": round((cpu1 - cpu0) / wall, 3) if wall > 0 else None,
-        "steal_percent": _steal_percent(steal0, steal1),
+        "steal_percent": steal_percent(steal0, steal1),
         **({"samples_ms": [round(float(t), 6) for t in times]} if samples else {}),
     }
 
@@ -199,7 +213,7 @@ def pin_threads(pool_tids) -> str:
 
 def measure(model_path: str, threads: int, runs: int, warmup: int, pin: bool = False,
             warmup_min_s: float = 0.0, samples: bool = False) -> dict:
-    base_mb = _rss_mb()
+    base_mb = rss_mb()
     before = _thread_ids()
     t0 = time.perf_counter_ns()
     interp, delegate = make_interpreter(model_path, threads)
@@ -211,7 +225,7 @@ def measure(model_path: str, threads: int, runs: int, warmup: int, pin: bool = F
         interp.invoke()  # the pool's threads exist once the first invoke ran
         pinning = pin_threads(_thread_ids() - before)
     timing = time_invocations(interp, runs, warmup, warmup_min_s, samples)
-    peak_mb = _rss_mb()
+    peak_mb = rss_mb()
     return {"threads": threads, "delegate": delegate, **timing, "init_ms": init_ms,
             "peak_memory_mb": peak_mb, "model_memory_mb": max(0.0, peak_mb - base_mb),
             "thread_pinning": pinning}

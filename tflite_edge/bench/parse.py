@@ -1,4 +1,6 @@
-"""Parsers for what device tools print: LiteRT/TFLite `benchmark_model`, `adb devices -l`, `getprop`.
+"""Parsers for what benchmark and device tools print: LiteRT/TFLite `benchmark_model` (Android),
+the `ai_edge_litert.tools.benchmark_litert_model` script of the ai-edge-litert wheel (host),
+`adb devices -l`, `getprop`. `summarize_benchmark` reads either benchmark tool's output.
 
 Every format here is pinned by a golden file under `tests/golden/` (its README says where each one
 comes from). The parsers are pure functions over text, so they run without a device or TensorFlow.
@@ -344,11 +346,15 @@ def _ms(us: float | None) -> float | None:
 
 
 def summarize_benchmark(text: str, delegate: str) -> dict[str, Any]:
-    """Turn one `benchmark_model` run's output into the host-benchmark result fields.
+    """Turn one benchmark run's output into the host-benchmark result fields: the output of
+    `benchmark_model` (C++, Android) or of the wheel's `benchmark_litert_model` (Python, host),
+    told apart by what they print.
 
-    `latency_ms_p50` comes from `median=` (printed by builds since 2023); older builds print
-    only the mean, and then p50 is None and `latency_ms_mean` carries the figure.
+    `benchmark_model`: `latency_ms_p50` comes from `median=` (printed by builds since 2023); older
+    builds print only the mean, and then p50 is None and `latency_ms_mean` carries the figure.
     """
+    if is_litert_tool_output(text):
+        return summarize_litert_tool(text)
     timings = parse_timings(text)
     stats = parse_run_stats(text)["inference"]
     memory = parse_memory(text)
@@ -385,6 +391,123 @@ def _failure_message(errors: list[str], delegate: str) -> str:
     useful = [e for e in errors if e != "Benchmarking failed."]
     reason = "; ".join(useful[:3]) if useful else "benchmark_model printed no timing summary"
     return f"benchmark_model failed with delegate {label}: {reason}"
+
+
+# ---------------------------------------------------------------------------- benchmark_litert_model
+# The wheel's tool (ai_edge_litert/tools/benchmark_litert_model.py, run_benchmark) prints its results
+# to stdout in one block, each value in ms with two decimals:
+#   ========================================
+#    BENCHMARK RESULTS
+#   ========================================
+#   Model initialization:  2.50 ms
+#   Warmup (avg):          0.25 ms (5 runs)
+#   ...
+#   Fully accelerated:     False
+# and logs through Python logging to stderr ("2026-12-05 19:10:07 ERROR benchmark_litert_model: ...").
+_LITERT_HEADER = "BENCHMARK RESULTS"
+_LITERT_LOGGER = "benchmark_litert_model: "
+_LITERT_MS_RE = re.compile(rf"^(?P<label>[A-Za-z][A-Za-z ()0-9]*?):\s+(?P<ms>{_NUM}) ms(?: \((?P<n>\d+) runs\))?$")
+_LITERT_THROUGHPUT_RE = re.compile(rf"^Throughput:\s+(?P<v>{_NUM}) MB/s$")
+_LITERT_ACCEL_RE = re.compile(r"^Fully accelerated:\s+(?P<v>True|False)$")
+_LITERT_LOG_ERROR_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ERROR benchmark_litert_model: (?P<msg>.+)$")
+_PY_EXCEPTION_RE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit)): (?P<msg>.*)$")
+_LITERT_KEYS = {
+    "Model initialization": "init_ms", "Warmup (first)": "warmup_first_ms", "Warmup (avg)": "warmup_avg_ms",
+    "Inference (avg)": "avg_ms", "Inference (min)": "min_ms", "Inference (max)": "max_ms",
+    "Inference (median)": "median_ms", "Inference (std)": "std_ms", "Inference (p5)": "p5_ms",
+    "Inference (p95)": "p95_ms",
+}
+
+
+def is_litert_tool_output(text: str) -> bool:
+    """True for output of `benchmark_litert_model` (its results block or its logger's lines)."""
+    return any(line.strip() == _LITERT_HEADER or _LITERT_LOGGER in line for line in text.splitlines())
+
+
+def parse_litert_tool(text: str) -> dict[str, Any] | None:
+    """The `BENCHMARK RESULTS` block of `benchmark_litert_model` (ms, rounded to 0.01), or None.
+
+    Keys: `init_ms warmup_first_ms warmup_avg_ms warmup_runs avg_ms runs min_ms max_ms median_ms
+    std_ms p5_ms p95_ms throughput_mb_s fully_accelerated` (None where not printed).
+    """
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == _LITERT_HEADER), None)
+    if start is None:
+        return None
+    out = _empty_litert_block()
+    for raw in lines[start + 1:]:
+        line = raw.strip()
+        if m := _LITERT_MS_RE.match(line):
+            key = _LITERT_KEYS.get(m["label"])
+            if key is None:
+                continue
+            out[key] = float(m["ms"])
+            if m["n"] is not None:
+                out["warmup_runs" if key == "warmup_avg_ms" else "runs"] = int(m["n"])
+        elif m := _LITERT_THROUGHPUT_RE.match(line):
+            out["throughput_mb_s"] = float(m["v"])
+        elif m := _LITERT_ACCEL_RE.match(line):
+            out["fully_accelerated"] = m["v"] == "True"
+    return out if out["median_ms"] is not None else None
+
+
+def _empty_litert_block() -> dict[str, Any]:
+    return dict.fromkeys((*_LITERT_KEYS.values(), "warmup_runs", "runs", "throughput_mb_s", "fully_accelerated"))
+
+
+def litert_tool_errors(text: str) -> list[str]:
+    """Why `benchmark_litert_model` stopped: its logger's ERROR lines, the runtime's `ERROR:` lines
+    and the exception of a traceback, in order."""
+    found: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("\u2514 ") and found:  # LiteRT continues a status message on a "\u2514 " line
+            found[-1] += " " + line[2:].strip()
+        elif m := _LITERT_LOG_ERROR_RE.match(line):
+            found.append(m["msg"])
+        elif line.startswith("ERROR: "):
+            found.append(strip_log_prefix(line))
+        elif m := _PY_EXCEPTION_RE.match(line):
+            found.append(line)
+    return found
+
+
+def summarize_litert_tool(text: str) -> dict[str, Any]:
+    """`benchmark_litert_model` output as the host-benchmark result fields.
+
+    The tool prints p5/median/p95 but no p90/p99 (None here), and no memory figure. Warmup (first)
+    is the first invocation, so it is `first_inference_ms` when at least one warm-up ran.
+    `fully_accelerated` False means some nodes run on the builtin CPU kernels instead of XNNPACK
+    (int8 SOFTMAX in every full-int8 classifier): still the CPU, so no fallback warning.
+    """
+    block, error = parse_litert_tool(text), None
+    if block is None:
+        errors = litert_tool_errors(text)
+        reason = "; ".join(dict.fromkeys(errors[-3:])) if errors else "no BENCHMARK RESULTS block in its output"
+        block, error = _empty_litert_block(), f"benchmark_litert_model failed: {reason}"
+    return {
+        "runs_measured": block["runs"],
+        "latency_ms_p50": block["median_ms"],
+        "latency_ms_p5": block["p5_ms"],
+        "latency_ms_p90": None,
+        "latency_ms_p95": block["p95_ms"],
+        "latency_ms_p99": None,
+        "latency_ms_mean": block["avg_ms"],
+        "latency_ms_std": block["std_ms"],
+        "latency_ms_min": block["min_ms"],
+        "latency_ms_max": block["max_ms"],
+        "init_ms": block["init_ms"],
+        "first_inference_ms": block["warmup_first_ms"] if block["warmup_runs"] else None,
+        "warmup_ms_mean": block["warmup_avg_ms"] if block["warmup_runs"] else None,
+        "warmup_invocations": block["warmup_runs"],
+        "latency_resolution_ms": None if error else 0.01,
+        "peak_memory_mb": None,
+        "memory_kind": None,
+        "fully_accelerated": block["fully_accelerated"],
+        "delegate_coverage": None,
+        "fallback_warning": None,
+        "error": error,
+    }
 
 
 # ---------------------------------------------------------------------------- adb

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from tflite_edge.bench import WARMUP_MIN_S
+from tflite_edge.bench.options import PYTHON_WORKER, WARMUP_MIN_S
 from tflite_edge.errors import DeviceUnavailable, UserInputError
 
 REMOTE_DIR = "/tmp/tflite_edge"
@@ -179,5 +179,6 @@ def benchmark_ssh(
             results.append({"target": transport.name, "model": model_path.name, "threads": int(t), "error": error})
             continue
         row = parts[0] if len(parts) == 1 else pool_processes(parts)
-        results.append({**row, "target": transport.name, "model": model_path.name, "device": facts})
+        results.append({**row, "target": transport.name, "model": model_path.name, "device": facts,
+                        "engine": PYTHON_WORKER})
     return results

@@ -11,9 +11,19 @@ from .base import Spec, registered
 FORMATS = ("float32", "float16", "dynamic", "int8", "int8_io", "uint8_io", "int16x8", "edgetpu")
 
 
+class MetadataSpec(Spec):
+    """TFLite Model Metadata written into every artifact (labels, normalisation, outputs)."""
+
+    description: str = Field("", max_length=2000, description="empty: the task and class count")
+    version: str = Field("", max_length=100)
+    author: str = Field("", max_length=200)
+    license: str = Field("", max_length=200)
+
+
 class ConvertSpec(Spec):
     formats: List[Literal[FORMATS]] = Field(["float32", "dynamic", "int8"], min_length=1)
     calibration_samples: int = Field(200, ge=1, le=100000)
+    metadata: MetadataSpec = MetadataSpec()
 
     @field_validator("formats")
     @classmethod
@@ -42,6 +52,9 @@ class BenchmarkSpec(Spec):
     threads: List[int] = Field([1], min_length=1)
     runs: int = Field(50, ge=1, le=100000)
     warmup: int = Field(5, ge=0, le=10000)
+    engine: Literal["benchmark_litert_model", "python_worker"] = Field(
+        "benchmark_litert_model", description="host target: who times it; LiteRT's tool falls back to "
+        "python_worker where it cannot, and the row says why")
     warmup_min_s: float = Field(WARMUP_MIN_S, ge=0.0, le=600.0, description="untimed invocations go on "
                                 "until this many seconds passed, as benchmark_model's --warmup_min_secs")
     processes: int = Field(PROCESSES, ge=1, le=100, description="host and ssh targets: spread `runs` over up to this "
