@@ -30,6 +30,28 @@ def test_report_has_the_promised_fields(tiny_run):
     assert not list(run_dir.rglob("*.partial*")), "a temporary file was left behind"
 
 
+def test_every_artifact_carries_metadata_and_a_named_signature(tiny_run):
+    import zipfile
+    from io import BytesIO
+
+    from tflite_edge.bench.host_worker import make_interpreter
+    from tflite_edge.metadata import read_metadata
+
+    recipe, run_dir, report = tiny_run
+    labels = (run_dir / "labels.txt").read_text().split()
+    spec = json.loads((run_dir / "input_spec.json").read_text())
+    for a in report["artifacts"]:
+        data = (run_dir / a["path"]).read_bytes()
+        md = read_metadata(data)
+        assert md["name"] == recipe.name and md["labels"] == labels
+        assert md["inputs"][0]["mean"] == [spec["mean"]] * spec["channels"]
+        packed = zipfile.ZipFile(BytesIO(data))  # the labels file travels inside the model
+        assert packed.read("labels.txt").decode().split() == labels
+        it, _ = make_interpreter(str(run_dir / a["path"]), 1)
+        sig = it._get_full_signature_list()["serving_default"]
+        assert list(sig["inputs"]) == ["image"] and list(sig["outputs"]) == ["probs"]
+
+
 def test_edgetpu_artifact_is_checked_and_gated(tiny_run):
     _, _, report = tiny_run
     tpu = next(a for a in report["artifacts"] if a["format"] == "edgetpu")

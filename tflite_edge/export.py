@@ -181,6 +181,17 @@ def convert_formats(model, formats: Sequence[str], calibration: Optional[np.ndar
             e.close()
 
 
+def model_info(ctx):
+    """The run's TFLite Model Metadata: name, the recipe's author lines, normalisation, labels."""
+    from .metadata import ModelInfo, parse_labels
+
+    m = ctx.recipe.convert.metadata
+    labels = parse_labels(ctx.path("labels.txt").read_text())
+    return ModelInfo.from_input_spec(ctx.input_spec, labels, ctx.recipe.task, name=ctx.recipe.name,
+                                     description=m.description, version=m.version, author=m.author,
+                                     license=m.license)
+
+
 def gzip_size(data: bytes) -> int:
     """Size after gzip -9: what pruning/clustering actually buy in a download."""
     return len(gzip.compress(data, compresslevel=9, mtime=0))

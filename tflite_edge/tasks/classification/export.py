@@ -1,18 +1,21 @@
 """Classification `convert`: every format of the classifier, traced once per batch layout."""
 from __future__ import annotations
 
-from ...export import NEEDS_CALIBRATION, convert_formats, edgetpu_extras, write_artifact
+from ...export import NEEDS_CALIBRATION, convert_formats, edgetpu_extras, model_info, write_artifact
+from ...metadata import add_metadata
 from .data import calibration_images
 
 
 def export(ctx, model) -> list:
+    """Every format, each with the run's TFLite Model Metadata (labels, normalisation) inside."""
     formats = ctx.recipe.convert.formats
     calibration = calibration_images(ctx) if NEEDS_CALIBRATION & set(formats) else None
+    described = model_info(ctx)
     artifacts = []
     for fmt, data in convert_formats(model, formats, calibration):
         name = f"{ctx.recipe.name}_{fmt}"
         rel = f"artifacts/{name}.tflite"
-        info = write_artifact(data, ctx.path(rel), fmt)
+        info = write_artifact(add_metadata(data, described), ctx.path(rel), fmt)
         artifacts.append({"name": name, "path": rel, **info})
         ctx.log(f"  {rel}: {info['size_bytes']:,} bytes ({info['gzip_bytes']:,} gzipped)")
         if fmt == "edgetpu":

@@ -130,13 +130,16 @@ class DetectionTask(Task):
         return normalise(load_images(d.train, idx, spec.height, spec.width), spec)
 
     def export(self, ctx, model) -> list:
-        """Every format twice: with the postprocess op (4 outputs) and raw (cut before it)."""
-        from ...export import NEEDS_CALIBRATION, edgetpu_extras, write_artifact
+        """Every format twice: with the postprocess op (4 outputs, with TFLite Model Metadata) and raw
+        (cut before it; two bare outputs the metadata schema has no detector layout for)."""
+        from ...export import NEEDS_CALIBRATION, edgetpu_extras, model_info, write_artifact
+        from ...metadata import add_metadata
         from .export import postprocess_converter, serving_export
 
         r, d, spec = ctx.recipe, ctx.dataset, ctx.input_spec
         det = detector_for(r, spec, d.num_classes)
         calibration = self.calibration_images(ctx) if NEEDS_CALIBRATION & set(r.convert.formats) else None
+        described = model_info(ctx)  # the four-output models only: metadata describes that layout
         artifacts = []
         for variant, with_pp in (("postprocess", True), ("raw", False)):
             with serving_export(model, det, r.detector, spec, d.num_classes, with_pp) as exported:
@@ -144,6 +147,7 @@ class DetectionTask(Task):
                     name = f"{r.name}_{fmt}" + ("" if with_pp else "_raw")
                     rel = f"artifacts/{name}.tflite"
                     data = exported.convert(fmt, calibration, postprocess_converter if with_pp else None)
+                    data = add_metadata(data, described) if with_pp else data
                     info = write_artifact(data, ctx.path(rel), fmt)
                     art = {"name": name, "path": rel, **info, "detection_outputs": variant,
                            "ops": _ops(ctx.path(rel)), "output_order": _output_order(ctx.path(rel))}
