@@ -32,7 +32,7 @@ def load_path_teacher(ctx, i: int, source, num_classes: int, check):
     """`teacher.sources[i].path` loaded in safe mode, then `check(model, where, ctx, num_classes)`."""
     from .model_io import load_keras_model
 
-    where = f"teacher.sources[{i}].path"
+    where = f"teacher.sources[{i}].{'recipe' if source.recipe else 'path'}"
     try:
         model = load_keras_model(Path(source.path), trust_lambda=source.trust_lambda)
     except UserInputError as e:
@@ -48,6 +48,7 @@ def load_path_teacher(ctx, i: int, source, num_classes: int, check):
 def teachers(ctx) -> List[tuple]:
     """[(teacher model, normalised weight)] of the run's recipe, in `teacher.sources` order."""
     from .tasks import task_for
+    from .teacher_recipes import teacher_recipes, teacher_run_dir, trained_model
 
     if ctx in _TEACHERS:
         return _TEACHERS[ctx]
@@ -57,6 +58,11 @@ def teachers(ctx) -> List[tuple]:
     for i, src in enumerate(spec.sources):
         if src.path is not None:
             loaded[i] = task.load_teacher(ctx, i, src, num_classes)
+    for i, teacher in teacher_recipes(ctx.recipe):  # run.py has trained them before this run's stages
+        where = f"teacher.sources[{i}].recipe"
+        trained = trained_model(teacher_run_dir(ctx.run_dir, teacher), where)
+        loaded[i] = task.load_teacher(ctx, i, spec.sources[i].model_copy(update={"path": str(trained)}),
+                                      num_classes)
     task.check_teachers(ctx, loaded)
     for i, src in enumerate(spec.sources):
         if src.model is not None:

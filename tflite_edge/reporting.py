@@ -88,3 +88,8 @@ def latency_rows(rep: dict) -> list:
             for rec in b.get("sweep", [b]):
                 rows.append({**rec, "model": a["name"], "target": rec.get("target", target)})
     return rows
+
+
+def teacher_origin(t: dict) -> str:
+    """Where a saved teacher came from, for report.md: its file, or the recipe that trained it."""
+    return t["path"] if t["source"] == "path" else f"recipe {t['recipe']}"

@@ -119,14 +119,36 @@ def plan(recipe: Recipe, run_dir: Path, from_stage: Optional[str]) -> tuple[dict
     return manifest, list(stages[start:])
 
 
-def run_recipe(recipe: Recipe, run_dir: Path, from_stage: Optional[str] = None, log=print) -> dict:
+def run_teacher_recipes(recipe: Recipe, run_dir: Path, log=print, _chain: tuple = ()) -> None:
+    """Run or resume each `teacher.sources[].recipe` up to its train stage, beside `run_dir`."""
+    from .teacher_recipes import teacher_recipes, teacher_run_dir
+
+    for i, teacher in teacher_recipes(recipe):
+        if teacher.name in _chain + (recipe.name,):
+            raise UserInputError(f"teacher.sources[{i}].recipe: '{teacher.name}' teaches itself through "
+                                 f"{' -> '.join(_chain + (recipe.name, teacher.name))}; break the circle")
+        folder = teacher_run_dir(run_dir, teacher)
+        log(f"[teacher {teacher.name}: {folder}]")
+        try:
+            run_recipe(teacher, folder, log=log, until="train", _chain=_chain + (recipe.name,))
+        except UserInputError as e:
+            raise UserInputError(f"teacher.sources[{i}].recipe ({folder}): {e}") from None
+
+
+def run_recipe(recipe: Recipe, run_dir: Path, from_stage: Optional[str] = None, log=print,
+               until: Optional[str] = None, _chain: tuple = ()) -> Optional[dict]:
     """Run (or resume) the recipe into `run_dir`; returns the final report dict.
 
+    `until` stops after that stage (a teacher recipe runs up to `train`) and returns None.
     Raises GateFailed (exit 3) after writing the report when a quality gate failed.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest, todo = plan(recipe, run_dir, from_stage)
+    if until is not None:
+        todo = [s for s in todo if stages_for(recipe).index(s) <= stages_for(recipe).index(until)]
+    if {"train", "optimize"} & set(todo):  # the stages that distil: their teachers first
+        run_teacher_recipes(recipe, run_dir, log, _chain)
     atomic.remove_partials(run_dir)  # a kill -9 mid-write leaves its temporary file behind
     atomic.write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
     ctx = RunContext(recipe, run_dir, manifest, log)
@@ -146,6 +168,8 @@ def run_recipe(recipe: Recipe, run_dir: Path, from_stage: Optional[str] = None, 
         outputs = getattr(importlib.import_module(module), func)(ctx)
         manifest["stages"][stage] = {"done": True, "seconds": time.monotonic() - t0, "outputs": outputs}
         atomic.write_json(run_dir / MANIFEST, manifest)
+    if until is not None:
+        return None
     report = json.loads((run_dir / "report.json").read_text())
     failed = [g["name"] for g in report["gates"] if not g["passed"]]
     if failed:

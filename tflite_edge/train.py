@@ -6,6 +6,44 @@ from .fit import fit_model
 from .model_io import fresh_copy
 
 
+def head_start(model) -> int:
+    """Index of the first head layer: the global pooling before the classes (ours: "pool"), else
+    the last Dense layer; everything before it is the backbone that transfer learning freezes."""
+    keras = compat.keras()
+    L = keras.layers
+    pools = [i for i, layer in enumerate(model.layers)
+             if isinstance(layer, (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D))]
+    if pools:
+        return pools[-1]
+    dense = [i for i, layer in enumerate(model.layers) if isinstance(layer, L.Dense)]
+    return dense[-1] if dense else len(model.layers)
+
+
+def fit_transfer(ctx, model, label: str, callbacks) -> dict:
+    """The Keras transfer-learning recipe: the head alone first (backbone frozen; a frozen BatchNorm
+    runs in inference mode, so its statistics stay the pretrained ones), then everything at the
+    lower fine-tune rate. The frozen epochs count in train.epochs."""
+    t = ctx.recipe.train
+    backbone = model.layers[:head_start(model)]
+    for layer in backbone:
+        layer.trainable = False
+    ctx.log(f"  transfer: {len(backbone)} backbone layers frozen for {t.freeze_backbone_epochs} epoch(s)")
+    head = fit_model(ctx, model, t.freeze_backbone_epochs, t.learning_rate, f"{label}_head", callbacks)
+    for layer in backbone:
+        layer.trainable = True
+    rest = t.epochs - t.freeze_backbone_epochs
+    rate = t.fine_tune_learning_rate or t.learning_rate / 10
+    tail = fit_model(ctx, model, rest, rate, f"{label}_fine_tune", callbacks)
+    return {k: head.get(k, []) + tail.get(k, []) for k in {**head, **tail}}
+
+
+def _fit(ctx, model, callbacks) -> dict:
+    t = ctx.recipe.train
+    if t.freeze_backbone_epochs:
+        return fit_transfer(ctx, model, "train", callbacks)
+    return fit_model(ctx, model, t.epochs, t.learning_rate, "train", callbacks)
+
+
 def train(ctx) -> dict:
     from .tasks import task_for
 
@@ -15,12 +53,11 @@ def train(ctx) -> dict:
     ckpt = keras.callbacks.ModelCheckpoint(str(ctx.path("checkpoints/train_last_epoch.keras")))
     strategy = getattr(ctx, "strategy", None)
     if strategy is None:
-        history = fit_model(ctx, model, ctx.recipe.train.epochs, ctx.recipe.train.learning_rate, "train", [ckpt])
+        history = _fit(ctx, model, [ckpt])
     else:
         with strategy.scope():  # variables made here are mirrored; compile and fit follow the model
             model = fresh_copy(model)
-            history = fit_model(ctx, model, ctx.recipe.train.epochs, ctx.recipe.train.learning_rate,
-                                "train", [ckpt])
+            history = _fit(ctx, model, [ckpt])
         model = fresh_copy(model)  # plain variables again: optimize wraps and clones this model
     rel = ctx.save_model(model, "checkpoints/trained.keras")
     out = {"model": rel, "epochs_run": len(history.get("loss", [])), "history": history}

@@ -39,12 +39,14 @@ def build_classifier(spec, input_spec: InputSpec, num_classes: int):
 
     The logits layer is named "logits" so distillation can read it without the softmax.
     """
+    from .pretrained import apply_backbone_weights
     from .registry import MODELS
 
     keras = compat.keras()
     L = keras.layers
     inputs = keras.Input(shape=input_spec.shape, name="image")
     features = MODELS.get(spec.name)(inputs, spec)
+    apply_backbone_weights(inputs, features, spec)
     x = L.GlobalAveragePooling2D(name="pool")(features["last"])
     if spec.dropout > 0:
         x = L.Dropout(spec.dropout, name="dropout")(x)

@@ -99,8 +99,14 @@ def apply_overrides(raw: dict, overrides) -> dict:
                 raise UserInputError(f"--set {key}: no item [{last}] in the recipe")
         elif not isinstance(node, dict):
             raise UserInputError(f"--set {key}: '{last}' is inside a value, not a section")
+        if parts == ["model", "path"] and parsed:
+            # Your model replaces the recipe's backbone: what described the built one goes with it.
+            node = raw["model"] = {k: v for k, v in node.items() if k in _KEPT_WITH_PATH}
         node[last] = parsed
     return raw
+
+
+_KEPT_WITH_PATH = ("trust_lambda", "mean", "std")
 
 
 def recipe_to_yaml(recipe: Recipe) -> str:

@@ -9,7 +9,18 @@ from .base import Spec, registered
 
 
 class ModelSpec(Spec):
-    name: str
+    """A backbone built by name (random or `weights`), or the user's trained model from `path`."""
+
+    name: Optional[str] = Field(None, description="a registered backbone (tflite-edge list); or give path")
+    path: Optional[str] = Field(None, description="your trained Keras classifier (.keras, .h5 or a SavedModel "
+                                "folder): it enters the run as the trained model (train.epochs 0 unless set)")
+    weights: Optional[str] = Field(None, description="with name: pretrained backbone weights, a Keras .h5 "
+                                   "weights file or a .keras/.h5 model with the same backbone layers; "
+                                   "'imagenet' downloads them (keras_* models; never in tests)")
+    trust_lambda: bool = Field(False, description="with path: allow Lambda layers and custom code in the file")
+    mean: Optional[float] = Field(None, description="input normalisation (pixel - mean) / std from 0..255; "
+                                  "null: the model's own (127.5 for ours; path models: 127.5)")
+    std: Optional[float] = Field(None, gt=0.0, description="see mean; null: the model's own")
     width: float = Field(1.0, gt=0.0, le=4.0, description="width multiplier (alpha)")
     input_size: Optional[int] = Field(None, ge=8, le=1024, description="side in pixels; null: the dataset's")
     channels: Optional[Literal[1, 3]] = Field(None, description="null: the dataset's")
@@ -28,10 +39,25 @@ class ModelSpec(Spec):
 
     @field_validator("name")
     @classmethod
-    def _known_model(cls, v: str) -> str:
+    def _known_model(cls, v: Optional[str]) -> Optional[str]:
         from ..models import MODELS
 
-        return registered(MODELS, v)
+        return v if v is None else registered(MODELS, v)
+
+    @model_validator(mode="after")
+    def _name_or_path(self):
+        if (self.name is None) == (self.path is None):
+            raise ValueError("give exactly one of `name` (a backbone to build) or `path` (your trained "
+                             "Keras model)")
+        if self.path is not None:
+            # what a built backbone takes; a loaded model brings its own (non-default values only)
+            given = [f for f in _BUILD_ONLY if getattr(self, f) != type(self).model_fields[f].default]
+            if given:
+                raise ValueError(f"'{given[0]}' does not apply to a model loaded from `path` (it brings its "
+                                 "own input size, channels and layers); remove it")
+        elif self.trust_lambda:
+            raise ValueError("'trust_lambda' applies to a model loaded from `path`; remove it")
+        return self
 
     @model_validator(mode="after")
     def _v2_only_fields(self):
@@ -44,6 +70,7 @@ class ModelSpec(Spec):
 
 
 _V2_ONLY = ("depth_multiplier", "kernel_sizes", "expansions")
+_BUILD_ONLY = ("weights", "width", "input_size", "channels", "activation", "stem_stride", "dropout") + _V2_ONLY
 
 # detector: fields that belong to one head only; the default maps mirror the heads' own
 _SSD_ONLY = ("min_scale", "max_scale", "aspect_ratios", "neg_pos_ratio")

@@ -31,6 +31,16 @@ class Recipe(Spec):
     benchmark: BenchmarkSpec = BenchmarkSpec()
     search: Optional[SearchSpec] = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _loaded_models_train_zero_epochs(cls, data):
+        # A model from `path` is trained already: train: runs only when asked (0 epochs by default).
+        if isinstance(data, dict) and isinstance(data.get("model"), dict) and data["model"].get("path"):
+            train = data.get("train") or {}
+            if isinstance(train, dict) and "epochs" not in train:
+                data = {**data, "train": {**train, "epochs": 0}}
+        return data
+
     @model_validator(mode="after")
     def _cross_field(self):
         names = [step_tag(s) for s in self.optimize]
@@ -87,6 +97,9 @@ def _check_task(r: "Recipe") -> None:
             raise ValueError("detector: only for task: detection; remove it or set task: detection")
         if r.evaluate.min_keras_map50 is not None or r.evaluate.max_map50_drop is not None:
             raise ValueError("evaluate: map50 gates are for task: detection; use the accuracy gates")
+        if r.train.freeze_backbone_epochs > r.train.epochs:
+            raise ValueError(f"train.freeze_backbone_epochs: {r.train.freeze_backbone_epochs} is more than "
+                             f"train.epochs ({r.train.epochs}); the frozen epochs are part of epochs")
         if r.teacher is not None:
             if r.teacher.box_weight != TeacherSpec.model_fields["box_weight"].default:
                 raise ValueError("teacher.box_weight: only for task: detection; remove it")
@@ -94,6 +107,11 @@ def _check_task(r: "Recipe") -> None:
                 if src.detector is not None:
                     raise ValueError(f"teacher.sources[{i}].detector: only for task: detection; remove it")
         return
+    if r.model.path is not None:
+        raise ValueError("model.path: loading your own model is for task: classification; for a detector "
+                         "give model.name and model.weights (a pretrained backbone)")
+    if r.train.freeze_backbone_epochs:
+        raise ValueError("train.freeze_backbone_epochs: classification only for now; remove it")
     if not detection_data:
         raise ValueError(f"data.dataset: '{r.data.dataset}' has no boxes; task: detection needs one of "
                          f"{', '.join(DETECTION_DATASETS)}")
@@ -141,7 +159,7 @@ def _check_detection_teacher(r: "Recipe") -> None:
     s_key, s_count = _anchor_layout(r.detector, size)
     for i, src in enumerate(r.teacher.sources):
         where = f"teacher.sources[{i}]"
-        if src.path is not None:
+        if src.model is None:  # path or recipe: checked when loaded
             if src.detector is not None:
                 raise ValueError(f"{where}.detector: a saved teacher brings its own head; remove detector "
                                  "(give it with `model` to train a teacher in the run)")

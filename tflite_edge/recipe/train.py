@@ -22,6 +22,11 @@ class TrainSpec(Spec):
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     steps_per_epoch: Optional[int] = Field(None, ge=1, description="cap steps (tests, smoke runs)")
     early_stopping: Optional[EarlyStopping] = None
+    freeze_backbone_epochs: int = Field(0, ge=0, description="transfer learning: the first N of `epochs` "
+                                        "train the head only (backbone frozen, BatchNorm in inference "
+                                        "mode), the rest fine-tune everything at fine_tune_learning_rate")
+    fine_tune_learning_rate: Optional[float] = Field(None, gt=0.0, lt=10.0, description="after the frozen "
+                                                     "epochs; null: learning_rate / 10")
     tensorboard: bool = True
     strategy: Optional[Literal["mirrored", "multi_worker"]] = Field(
         None, description="tf.distribute: mirrored (GPUs of this host), multi_worker (hosts in "
@@ -37,10 +42,13 @@ class HintSpec(Spec):
 
 
 class TeacherSource(Spec):
-    """A teacher: a model spec trained in the run first, or a saved Keras model (safe mode)."""
+    """A teacher: a model spec trained in the run first, a saved Keras model (safe mode), or the
+    trained model of another recipe (run or resumed in its own run directory)."""
 
     model: Optional[ModelSpec] = None
     path: Optional[str] = None
+    recipe: Optional[str] = Field(None, description="a recipe file: it runs (or resumes) up to its train "
+                                  "stage in runs/NAME beside this run, and its trained model teaches")
     detector: Optional[DetectorSpec] = Field(None, description="task: detection, with `model`: the "
                                              "teacher's head (same anchors as the student's); null: the "
                                              "student's detector")
@@ -50,8 +58,12 @@ class TeacherSource(Spec):
 
     @model_validator(mode="after")
     def _one_source(self):
-        if (self.model is None) == (self.path is None):
-            raise ValueError("give exactly one of `model` (trained in the run) or `path` (a saved model)")
+        if sum(x is not None for x in (self.model, self.path, self.recipe)) != 1:
+            raise ValueError("give exactly one of `model` (trained in the run), `path` (a saved model) or "
+                             "`recipe` (another recipe's trained model)")
+        if self.model is not None and self.model.path is not None:
+            raise ValueError("model.path: a saved teacher is given as `path` beside `model`; write "
+                             "path: FILE instead of model: {path: FILE}")
         return self
 
 

@@ -7,12 +7,70 @@ from ...models import build_classifier
 from ...models.classifier import InputSpec
 
 
+def normalisation(model_spec) -> dict:
+    """mean/std of the recipe, else the backbone's own (a keras application's), else 127.5/127.5."""
+    from ...models import MODELS
+
+    own = MODELS.meta(model_spec.name).get("preprocessing", {}) if model_spec.name else {}
+    mean = model_spec.mean if model_spec.mean is not None else own.get("mean", 127.5)
+    std = model_spec.std if model_spec.std is not None else own.get("std", 127.5)
+    return {"mean": float(mean), "std": float(std)}
+
+
 def input_spec_for(recipe, dataset) -> InputSpec:
     size = recipe.model.input_size or dataset.image_size
     if size is None:
         raise UserInputError(f"model.input_size: required for dataset '{recipe.data.dataset}' (its images "
                              "vary in size); set e.g. model.input_size: 224")
-    return InputSpec(height=size, width=size, channels=recipe.model.channels or dataset.channels)
+    return InputSpec(height=size, width=size, channels=recipe.model.channels or dataset.channels,
+                     **normalisation(recipe.model))
+
+
+def check_classifier(model, where: str, num_classes: int) -> InputSpec:
+    """A loaded model must be one image in, one class axis out; returns its input shape as a spec."""
+    inputs, outputs = model.inputs, model.outputs
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise UserInputError(f"{where}: the model has {len(inputs)} input(s) and {len(outputs)} output(s); a "
+                             "classifier has one image input and one output of class scores")
+    shape, out = tuple(inputs[0].shape), tuple(outputs[0].shape)
+    if len(shape) != 4 or None in shape[1:] or shape[3] not in (1, 3):
+        raise UserInputError(f"{where}: the model takes input {shape}; a classifier here takes (None, H, W, 1 or "
+                             "3) with H and W fixed (re-save it with a fixed input size)")
+    if len(out) != 2:
+        raise UserInputError(f"{where}: the model outputs shape {out}, not (None, classes); give a classifier "
+                             "(no class axis: a feature extractor or a detector?)")
+    if out[1] != num_classes:
+        raise UserInputError(f"{where}: the model has {out[1]} classes, the dataset {num_classes}; give the model "
+                             "trained on these classes, or data with its classes")
+    return InputSpec(height=shape[1], width=shape[2], channels=shape[3])
+
+
+def build_from_path(ctx) -> dict:
+    """`model.path`: the user's trained classifier is the run's model; its test accuracy is kept
+    for the report, which compares every artifact with it."""
+    from ...model_io import load_keras_model
+    from .evaluate import test_accuracy
+
+    r, dataset = ctx.recipe, ctx.dataset
+    try:
+        model = load_keras_model(r.model.path, trust_lambda=r.model.trust_lambda)
+    except UserInputError as e:
+        msg = str(e).replace("--trust-lambda", "model.trust_lambda: true")
+        raise UserInputError(f"model.path: {msg}") from None
+    shape = check_classifier(model, f"model.path: {r.model.path}", dataset.num_classes)
+    spec = InputSpec(height=shape.height, width=shape.width, channels=shape.channels, **normalisation(r.model))
+    atomic.write_text(ctx.path("input_spec.json"), spec.to_json())
+    atomic.write_text(ctx.path("labels.txt"), "\n".join(dataset.class_names) + "\n")
+    if any(getattr(step, "prune_channels", None) for step in r.optimize):
+        from ...channel_prune import check_recipe
+
+        check_recipe(r, model)
+    source = {"path": str(r.model.path), "accuracy": test_accuracy(ctx, model), "params": int(model.count_params())}
+    ctx.log(f"  model.path {r.model.path}: input {spec.shape}, {dataset.num_classes} classes, test accuracy "
+            f"{source['accuracy']:.4f}")
+    rel = ctx.save_model(model, "checkpoints/built.keras")
+    return {"model": rel, "params": source["params"], "num_classes": dataset.num_classes,
+            "input_shape": list(spec.shape), "source_model": source}
 
 
 def recipe_for_build(ctx):
@@ -25,6 +83,8 @@ def recipe_for_build(ctx):
 
 
 def build(ctx) -> dict:
+    if ctx.recipe.model.path is not None:
+        return build_from_path(ctx)
     dataset = ctx.dataset  # first: a bad data path fails before TensorFlow starts
     recipe = recipe_for_build(ctx)
     spec = input_spec_for(recipe, dataset)

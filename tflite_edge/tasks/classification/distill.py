@@ -122,6 +122,8 @@ def summary(ctx) -> dict:
         if src.model is not None:
             entry.update(source="trained_in_run", model=src.model.name, width=src.model.width,
                          epochs=teacher_meta(ctx, src)["epochs"], checkpoint=f"checkpoints/teacher_{i}.keras")
+        elif src.recipe is not None:
+            entry.update(source="recipe", recipe=src.recipe, model=model.name)
         else:
             entry.update(source="path", path=src.path, model=model.name)
         ctx.log(f"  teacher {i}: accuracy {entry['accuracy']:.4f}")

@@ -1,7 +1,8 @@
 """Classification report: accuracy and top-1 agreement with Keras per artifact, the teachers."""
 from __future__ import annotations
 
-from ...reporting import collect_artifacts, fmt_ms, fmt_pct, gates_and_stages_markdown, report_envelope
+from ...reporting import (collect_artifacts, fmt_ms, fmt_pct, gates_and_stages_markdown, report_envelope,
+                          teacher_origin)
 
 
 def build_report(ctx) -> dict:
@@ -10,6 +11,9 @@ def build_report(ctx) -> dict:
                                                       "agreement_with_keras": s.get("agreement_with_keras")})
     distillation = ctx.outputs("train").get("distillation")
     extra = {"distillation": distillation} if distillation is not None else {}
+    source = ctx.outputs("build").get("source_model")
+    if source is not None:  # model.path: every artifact is judged against the user's own model
+        extra["source_model"] = {**source, "accuracy_drop_of_keras": source["accuracy"] - ev["keras"]["accuracy"]}
     return report_envelope(ctx, "classification", {**ev["keras"], "params": ctx.outputs("build")["params"]},
                            artifacts, ev["gates"], **extra)
 
@@ -18,12 +22,16 @@ def render_markdown(rep: dict) -> str:
     lines = [f"# tflite-edge report: {rep['name']}", "",
              f"Keras model: accuracy {fmt_pct(rep['keras']['accuracy'])} on {rep['keras']['test_samples']} test "
              f"images, {rep['keras']['params']:,} parameters.", ""]
+    src = rep.get("source_model")
+    if src:
+        lines += [f"Your model ({src['path']}): accuracy {fmt_pct(src['accuracy'])} on the same test images; "
+                  "each artifact's accuracy below compares with it.", ""]
     kd = rep.get("distillation")
     if kd:
         lines += [f"Distilled (T {kd['temperature']:g}, alpha {kd['alpha']:g}, beta {kd['beta']:g}) from:", ""]
         for t in kd["teachers"]:
             what = (f"{t['model']} (width {t['width']:g}), trained in the run for {t['epochs']} epochs"
-                    if t["source"] == "trained_in_run" else f"{t['path']} ({t['model']})")
+                    if t["source"] == "trained_in_run" else f"{teacher_origin(t)} ({t['model']})")
             lines.append(f"- teacher {t['index']}: {what}, weight {t['weight']:.2f}, {t['params']:,} parameters: "
                          f"accuracy {fmt_pct(t['accuracy'])}")
         lines.append("")

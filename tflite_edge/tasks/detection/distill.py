@@ -221,6 +221,8 @@ def summary(ctx) -> dict:
             entry.update(source="trained_in_run", model=src.model.name, width=src.model.width,
                          detector=t_recipe.detector.name, epochs=t_recipe.train.epochs,
                          checkpoint=f"checkpoints/teacher_{i}.keras")
+        elif src.recipe is not None:
+            entry.update(source="recipe", recipe=src.recipe, model=model.name)
         else:
             entry.update(source="path", path=src.path, model=model.name)
         ctx.log(f"  teacher {i}: mAP {scores['map']:.4f}, mAP@.5 {scores['map50']:.4f}")

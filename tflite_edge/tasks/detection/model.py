@@ -6,6 +6,7 @@ from ... import compat
 from ...errors import UserInputError
 from ...models import MODELS
 from ...models.detection import DETECTORS
+from ...models.pretrained import apply_backbone_weights
 
 
 def detector_for(recipe, input_spec, num_classes: int):
@@ -18,6 +19,7 @@ def build_detector(recipe, input_spec, num_classes: int):
     det = detector_for(recipe, input_spec, num_classes)
     inputs = keras.Input(shape=input_spec.shape, name="image")
     features = MODELS.get(recipe.model.name)(inputs, recipe.model)
+    apply_backbone_weights(inputs, features, recipe.model)
     box, logits = det.heads(features, recipe.model.name, recipe.model.activation)
     model = keras.Model(inputs, [box, logits], name=f"{recipe.detector.name}_{recipe.model.name}")
     n = len(det.anchors())

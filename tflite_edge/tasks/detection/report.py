@@ -4,7 +4,7 @@ order apps must read, the counts of repaired or skipped annotations, and with a 
 distillation settings and each teacher's mAP (`distillation`)."""
 from __future__ import annotations
 
-from ...reporting import collect_artifacts, fmt_ms, gates_and_stages_markdown, report_envelope
+from ...reporting import collect_artifacts, fmt_ms, gates_and_stages_markdown, report_envelope, teacher_origin
 
 
 def build_report(ctx) -> dict:
@@ -37,7 +37,7 @@ def render_markdown(rep: dict) -> str:
                   f"box_weight {kd['box_weight']:g}) from:", ""]
         for t in kd["teachers"]:
             what = (f"{t['model']} (width {t['width']:g}) {t['detector']}, trained in the run for {t['epochs']} "
-                    "epochs" if t["source"] == "trained_in_run" else f"{t['path']} ({t['model']})")
+                    "epochs" if t["source"] == "trained_in_run" else f"{teacher_origin(t)} ({t['model']})")
             lines.append(f"- teacher {t['index']}: {what}, weight {t['weight']:.2f}, {t['params']:,} parameters: "
                          f"mAP {_num(t['map'])}, mAP@.5 {_num(t['map50'])}")
         lines.append("")
