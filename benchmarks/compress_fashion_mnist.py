@@ -4,8 +4,8 @@ a QAT-only int8 and a post-training int8, all from the same trained (distilled) 
     python benchmarks/compress_fashion_mnist.py [--out runs/bench_compress] [--set KEY=VALUE ...]
                                                 [--qat-lrs 0.0002 0.00005]
 
-The recipe's teacher (runs/fashion_mnist_teacher/) is trained first by recipes/fashion_mnist_teacher.yaml
-when it is not there. Writes benchmarks/results/compress_fashion_mnist.json (and .txt). Rerunnable: each variant copies
+The recipe names recipes/fashion_mnist_teacher.yaml as its teacher: it runs (or resumes) beside the runs
+(OUT/fashion_mnist_teacher). Writes benchmarks/results/compress_fashion_mnist.json (and .txt). Rerunnable: each variant copies
 the trained run directory and reruns from `optimize`, so the model is trained once.
 """
 from __future__ import annotations
@@ -70,9 +70,6 @@ def main():
     if args.fresh:
         shutil.rmtree(base, ignore_errors=True)
 
-    teacher = ROOT / yaml.safe_load(RECIPE.read_text())["teacher"]["sources"][0]["path"]
-    if not teacher.exists():  # the recipe's pretrained teacher: train it with its own recipe first
-        run(ROOT / "recipes" / "fashion_mnist_teacher.yaml", teacher.parents[1], [])
     if args.trained_from and not (base / "full").exists():
         # reuse a trained run (teacher and student): only optimize and what follows run again
         shutil.copytree(args.trained_from, base / "full",
