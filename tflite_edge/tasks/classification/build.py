@@ -59,18 +59,26 @@ def build_from_path(ctx) -> dict:
         raise UserInputError(f"model.path: {msg}") from None
     shape = check_classifier(model, f"model.path: {r.model.path}", dataset.num_classes)
     spec = InputSpec(height=shape.height, width=shape.width, channels=shape.channels, **normalisation(r.model))
-    atomic.write_text(ctx.path("input_spec.json"), spec.to_json())
-    atomic.write_text(ctx.path("labels.txt"), "\n".join(dataset.class_names) + "\n")
-    if any(getattr(step, "prune_channels", None) for step in r.optimize):
-        from ...channel_prune import check_recipe
-
-        check_recipe(r, model)
-    source = {"path": str(r.model.path), "accuracy": test_accuracy(ctx, model), "params": int(model.count_params())}
+    outputs = save_built(ctx, model, spec)
+    source = {"path": str(r.model.path), "accuracy": test_accuracy(ctx, model), "params": outputs["params"]}
     ctx.log(f"  model.path {r.model.path}: input {spec.shape}, {dataset.num_classes} classes, test accuracy "
             f"{source['accuracy']:.4f}")
+    return {**outputs, "source_model": source}
+
+
+def save_built(ctx, model, spec: InputSpec) -> dict:
+    """What every classification build ends with: recipe checks that need the model, then
+    input_spec.json, labels.txt and checkpoints/built.keras; returns the stage's outputs."""
+    if any(getattr(step, "prune_channels", None) for step in ctx.recipe.optimize):
+        from ...channel_prune import check_recipe
+
+        check_recipe(ctx.recipe, model)  # a bad layer name or ratio fails now, not after training
+    names = ctx.dataset.class_names
+    atomic.write_text(ctx.path("input_spec.json"), spec.to_json())
+    atomic.write_text(ctx.path("labels.txt"), "\n".join(names) + "\n")
     rel = ctx.save_model(model, "checkpoints/built.keras")
-    return {"model": rel, "params": source["params"], "num_classes": dataset.num_classes,
-            "input_shape": list(spec.shape), "source_model": source}
+    return {"model": rel, "params": int(model.count_params()), "num_classes": len(names),
+            "input_shape": list(spec.shape)}
 
 
 def recipe_for_build(ctx):
@@ -90,12 +98,4 @@ def build(ctx) -> dict:
     spec = input_spec_for(recipe, dataset)
     compat.keras().utils.set_random_seed(ctx.recipe.seed)
     model = build_classifier(recipe.model, spec, dataset.num_classes)
-    if any(getattr(step, "prune_channels", None) for step in ctx.recipe.optimize):
-        from ...channel_prune import check_recipe
-
-        check_recipe(ctx.recipe, model)  # a bad layer name or ratio fails now, not after training
-    atomic.write_text(ctx.path("input_spec.json"), spec.to_json())
-    atomic.write_text(ctx.path("labels.txt"), "\n".join(dataset.class_names) + "\n")
-    rel = ctx.save_model(model, "checkpoints/built.keras")
-    return {"model": rel, "params": int(model.count_params()), "num_classes": dataset.num_classes,
-            "input_shape": list(spec.shape)}
+    return save_built(ctx, model, spec)
