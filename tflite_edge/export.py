@@ -162,9 +162,7 @@ class Export:
 def convert_keras(model, fmt: str, calibration: Optional[np.ndarray] = None) -> bytes:
     """Convert an in-memory tf_keras model to TFLite flatbuffer bytes in format `fmt`."""
     CONVERTERS.get(fmt)  # an unknown format fails before any tracing
-    batch = 1 if static_batch(fmt) else None
-    with Export(model, model.input_shape[1:], batch) as exported:
-        return exported.convert(fmt, calibration)
+    return dict(convert_formats(model, [fmt], calibration))[fmt]
 
 
 def convert_formats(model, formats: Sequence[str], calibration: Optional[np.ndarray] = None):

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
 from ... import atomic, compat
 from ...errors import UserInputError
 
@@ -109,16 +107,14 @@ def train_teacher(ctx, i: int, source, num_classes: int):
 def summary(ctx) -> dict:
     """What report.json says about the distillation: settings and each teacher's test accuracy (a
     student can only be judged against what its teacher knew)."""
-    from ...data.pipeline import numpy_batches
     from ...distill import teacher_meta, teachers
-    from .evaluate import keras_predict
+    from .evaluate import test_accuracy
 
-    spec, d = ctx.recipe.teacher, ctx.dataset
+    spec = ctx.recipe.teacher
     out = []
     for i, (src, (model, weight)) in enumerate(zip(spec.sources, teachers(ctx))):
-        pred = keras_predict(model, numpy_batches(d.test_x, d, ctx.input_spec))
         entry = {"index": i, "weight": weight, "params": int(model.count_params()),
-                 "accuracy": float(np.mean(pred == np.asarray(d.test_y)))}
+                 "accuracy": test_accuracy(ctx, model)}
         if src.model is not None:
             entry.update(source="trained_in_run", model=src.model.name, width=src.model.width,
                          epochs=teacher_meta(ctx, src)["epochs"], checkpoint=f"checkpoints/teacher_{i}.keras")
