@@ -32,7 +32,9 @@ def benchmark(ctx) -> dict:
                            delegates=tuple(b.delegates), android_binary=b.android_binary, engine=b.engine,
                            eval_set=write_eval_set(ctx, b.eval_samples) if needs_eval else None)
     results = {}
-    for art in ctx.outputs("convert")["artifacts"]:
+    convert = ctx.outputs("convert")
+    # adaptive: cascade segments are timed like artifacts; the report adds them up per exit
+    for art in convert["artifacts"] + convert.get("segments", []):
         per_target = {}
         # an Edge TPU-compiled model runs only on its accelerator
         targets = [t for t in b.targets if not art.get("runs_on") or t.split(":")[0] == art["runs_on"]]

@@ -280,9 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report.json benchmark fields")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("predict", help="run a .tflite model on images with the labels and normalisation "
-                       "of its metadata")
-    p.add_argument("model", metavar="MODEL.tflite")
+    p = sub.add_parser("predict", help="run a .tflite model (or an early-exit cascade: its cascade.json) on "
+                       "images with the labels and normalisation of its metadata")
+    p.add_argument("model", metavar="MODEL.tflite|cascade.json")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
     p.add_argument("--top-k", type=_count, default=5, metavar="K",
                    help="classification: labels shown per image (default 5)")

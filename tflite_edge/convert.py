@@ -9,5 +9,10 @@ from __future__ import annotations
 def convert(ctx) -> dict:
     from .tasks import task_for
 
+    task = task_for(ctx.recipe)
     model = ctx.load_model(ctx.outputs("optimize")["model"])
-    return {"artifacts": task_for(ctx.recipe).export(ctx, model)}
+    out = {"artifacts": task.export(ctx, model)}
+    segments = task.export_segments(ctx, model)
+    if segments:  # adaptive: the cascades, one TFLite model per segment (adaptive/export.py)
+        out["segments"] = segments
+    return out

@@ -111,7 +111,7 @@ class Export:
     TPU needs, None a dynamic batch. Use as a context manager: the folder is temporary."""
 
     def __init__(self, model, input_shape: Sequence[int], batch_size: Optional[int] = None,
-                 serve: Optional[Callable] = None, output_names: Sequence[str] = ()):
+                 serve: Optional[Callable] = None, output_names: Sequence[str] = (), input_name: str = INPUT_NAME):
         tf = compat.tf()
         self._folder = tempfile.TemporaryDirectory(prefix="tflite_edge_export_")
         names = list(output_names) or list(getattr(model, "output_names", None) or [])
@@ -123,7 +123,7 @@ class Export:
             return dict(zip(keys, outs))
 
         fn = tf.function(serve or default_serve, input_signature=[
-            tf.TensorSpec([batch_size, *input_shape], tf.float32, name=INPUT_NAME)])
+            tf.TensorSpec([batch_size, *input_shape], tf.float32, name=input_name)])
         module = tf.Module()
         module.variables_ = list(model.variables)  # tracked for the save; the Keras object is not
         with compat.quiet_native_stderr():
@@ -165,14 +165,17 @@ def convert_keras(model, fmt: str, calibration: Optional[np.ndarray] = None) -> 
     return dict(convert_formats(model, [fmt], calibration))[fmt]
 
 
-def convert_formats(model, formats: Sequence[str], calibration: Optional[np.ndarray] = None):
-    """Yield (format, bytes) for every format, tracing the model once per batch layout."""
+def convert_formats(model, formats: Sequence[str], calibration: Optional[np.ndarray] = None,
+                    input_name: str = INPUT_NAME, output_names: Sequence[str] = ()):
+    """Yield (format, bytes) for every format, tracing the model once per batch layout; the
+    signature's input is `input_name`, its outputs `output_names` (default: the model's)."""
     exports = {}
     try:
         for fmt in formats:
             batch = 1 if static_batch(fmt) else None
             if batch not in exports:
-                exports[batch] = Export(model, model.input_shape[1:], batch)
+                exports[batch] = Export(model, model.input_shape[1:], batch, output_names=output_names,
+                                        input_name=input_name)
             yield fmt, exports[batch].convert(fmt, calibration)
     finally:
         for e in exports.values():

@@ -51,12 +51,7 @@ def fit_model(ctx, model, epochs: int, learning_rate: float, label: str, extra_c
                                                        patience=t.early_stopping.patience,
                                                        restore_best_weights=True))
     optimizer = make_optimizer(t.optimizer, learning_rate, t.schedule, epochs * max(data.steps_per_epoch, 0))
-    if teacher is not None or recipe.teacher is not None:
-        trainer = task.distiller(ctx, model, recipe, teacher)
-        trainer.compile(optimizer=optimizer)
-    else:
-        trainer = model
-        task.compile(ctx, model, recipe, optimizer)
+    trainer = task.trainer(ctx, model, recipe, optimizer, teacher)
     hist = trainer.fit(data.train, validation_data=data.val, epochs=epochs, callbacks=callbacks, verbose=0)
     return history_dict(hist)
 

@@ -277,6 +277,46 @@ def draw_boxes(image, detections: List[dict], path: Path) -> Path:
     return Path(path)
 
 
+def is_cascade(model: Path) -> bool:
+    """A cascade (adaptive:) is given as its cascade.json or the folder holding it."""
+    from .adaptive.runner import CASCADE_FILE
+
+    model = Path(model)
+    return model.suffix == ".json" or (model.is_dir() and (model / CASCADE_FILE).is_file())
+
+
+def predict_cascade(model: Path, inputs: Sequence[Path], top_k: int = 5, labels: Optional[Path] = None) -> dict:
+    """Run an early-exit cascade image by image: each image stops at its first confident exit."""
+    from PIL import Image
+
+    from .adaptive.runner import Cascade
+
+    cascade = Cascade.open(Path(model))
+    spec = cascade.spec
+    files = collect_images(inputs)
+    images = [load_image(f) for f in files]
+    names = _read_labels(labels) if labels is not None else spec.get("labels")
+    if not names:
+        raise UserInputError(f"{model}: the cascade names no labels; give --labels FILE")
+    i = spec["input"]
+    last = len(cascade.segments) - 1
+    results = []
+    for path, image in zip(files, images):
+        img = image.convert("RGB" if i["channels"] == 3 else "L").resize((i["width"], i["height"]), Image.BILINEAR)
+        x = (np.asarray(img, np.float32).reshape(i["height"], i["width"], i["channels"]) - i["mean"]) / i["std"]
+        scores, k = cascade.predict(x[None])
+        best = np.argsort(-scores, kind="stable")[:top_k]
+        results.append({"image": str(path), "exit": k, "answered_by": "the final head" if k == last else f"exit {k}",
+                        "top_k": [{"label": names[j] if j < len(names) else str(j), "index": int(j),
+                                   "score": float(scores[j])} for j in best]})
+    return {"model": str(model), "task": "classification", "cascade": {
+                "format": spec.get("format"), "segments": len(cascade.segments),
+                "thresholds": cascade.thresholds},
+            "preprocessing": {"source": "cascade.json", "mean": [i["mean"]], "std": [i["std"]],
+                              "input_dtype": "float32"},
+            "threshold": None, "results": results}
+
+
 def predict(model: Path, inputs: Sequence[Path], top_k: int = 5, threshold: float = 0.5,
             out: Optional[Path] = None, labels: Optional[Path] = None, mean: Optional[Sequence[float]] = None,
             std: Optional[Sequence[float]] = None, raw: bool = False) -> dict:
@@ -285,6 +325,8 @@ def predict(model: Path, inputs: Sequence[Path], top_k: int = 5, threshold: floa
     Every image is decoded before any is run, so a bad one stops the command before any output."""
     from .bench.host import check_tflite_file
 
+    if is_cascade(Path(model)):
+        return predict_cascade(Path(model), inputs, top_k, labels)
     check_tflite_file(Path(model))  # the model first, then the images, then the interpreter
     files = collect_images(inputs)
     predictor = open_model(Path(model), labels, mean, std, raw)
@@ -317,7 +359,7 @@ def format_text(result: dict) -> str:
     lines = []
     for r in result["results"]:
         if result["task"] == "classification":
-            lines.append(r["image"])
+            lines.append(r["image"] + (f"  (answered by {r['answered_by']})" if "answered_by" in r else ""))
             width = max(len(p["label"]) for p in r["top_k"])
             lines += [f"  {i}. {p['label']:<{width}}  {p['score']:.4f}" for i, p in enumerate(r["top_k"], 1)]
             continue

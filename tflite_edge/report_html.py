@@ -201,6 +201,14 @@ def _stages_table(rep: dict) -> str:
             f"<tr><th class=l>total</th><th>{total:.1f}</th><th></th></tr></table>")
 
 
+def _adaptive(rep: dict) -> str:
+    if not rep.get("adaptive"):
+        return ""
+    from .adaptive.report import html_section
+
+    return html_section(rep["adaptive"])
+
+
 def _run_section(label: str, rep: dict, heading: str = "h2") -> str:
     keras = rep.get("keras") or {}
     key, quality = _quality(keras)
@@ -212,7 +220,7 @@ def _run_section(label: str, rep: dict, heading: str = "h2") -> str:
             f"<p class=muted>Keras model: {escape(key or 'quality')} {_pct(quality)} on "
             f"{escape(str(keras.get('test_samples', '-')))}"
             f" test samples, {_fmt(keras.get('params'), ',')} parameters{verdict}</p>"
-            f"<{sub}>Artifacts and targets</{sub}>{_artifact_table(rep)}"
+            f"<{sub}>Artifacts and targets</{sub}>{_artifact_table(rep)}{_adaptive(rep)}"
             f"<{sub}>Quality gates</{sub}>{_gates_table(rep)}"
             f"<{sub}>Stage timings</{sub}>{_stages_table(rep)}")
 

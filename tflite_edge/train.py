@@ -9,13 +9,15 @@ from .model_io import fresh_copy
 def head_start(model) -> int:
     """Index of the first head layer: the global pooling before the classes (ours: "pool"), else
     the last Dense layer; everything before it is the backbone that transfer learning freezes."""
+    from .adaptive.exits import is_exit_layer
+
     keras = compat.keras()
     L = keras.layers
-    pools = [i for i, layer in enumerate(model.layers)
-             if isinstance(layer, (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D))]
+    layers = [(i, layer) for i, layer in enumerate(model.layers) if not is_exit_layer(layer)]
+    pools = [i for i, layer in layers if isinstance(layer, (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D))]
     if pools:
         return pools[-1]
-    dense = [i for i, layer in enumerate(model.layers) if isinstance(layer, L.Dense)]
+    dense = [i for i, layer in layers if isinstance(layer, L.Dense)]
     return dense[-1] if dense else len(model.layers)
 
 
@@ -24,7 +26,9 @@ def fit_transfer(ctx, model, label: str, callbacks) -> dict:
     runs in inference mode, so its statistics stay the pretrained ones), then everything at the
     lower fine-tune rate. The frozen epochs count in train.epochs."""
     t = ctx.recipe.train
-    backbone = model.layers[:head_start(model)]
+    from .adaptive.exits import is_exit_layer
+
+    backbone = [layer for layer in model.layers[:head_start(model)] if not is_exit_layer(layer)]
     for layer in backbone:
         layer.trainable = False
     ctx.log(f"  transfer: {len(backbone)} backbone layers frozen for {t.freeze_backbone_epochs} epoch(s)")

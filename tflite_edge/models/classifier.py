@@ -34,10 +34,11 @@ class InputSpec:
             raise UserInputError(f"{path}: unreadable input spec ({e}); rerun from the build stage") from None
 
 
-def build_classifier(spec, input_spec: InputSpec, num_classes: int):
+def build_classifier(spec, input_spec: InputSpec, num_classes: int, adaptive=None):
     """Backbone `spec.name` + global pooling + dropout + logits + softmax.
 
-    The logits layer is named "logits" so distillation can read it without the softmax.
+    The logits layer is named "logits" so distillation can read it without the softmax. With
+    `adaptive` (the recipe's early exits) the model also outputs each exit's scores, first.
     """
     from .pretrained import apply_backbone_weights
     from .registry import MODELS
@@ -52,4 +53,9 @@ def build_classifier(spec, input_spec: InputSpec, num_classes: int):
         x = L.Dropout(spec.dropout, name="dropout")(x)
     x = L.Dense(num_classes, name="logits")(x)
     outputs = L.Softmax(name="probs")(x)
-    return keras.Model(inputs, outputs, name=spec.name)
+    model = keras.Model(inputs, outputs, name=spec.name)
+    if adaptive is not None:
+        from ..adaptive.exits import attach_exits
+
+        model = attach_exits(model, adaptive, num_classes, features)
+    return model

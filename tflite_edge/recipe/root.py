@@ -5,6 +5,7 @@ from typing import List, Literal, Optional
 
 from pydantic import Field, model_validator
 
+from .adaptive import AdaptiveSpec
 from .artifacts import BenchmarkSpec, ConvertSpec, EvaluateSpec
 from .base import Spec, short_repr
 from .data import DETECTION_DATASETS, DataSpec
@@ -30,6 +31,7 @@ class Recipe(Spec):
     evaluate: EvaluateSpec = EvaluateSpec()
     benchmark: BenchmarkSpec = BenchmarkSpec()
     search: Optional[SearchSpec] = None
+    adaptive: Optional[AdaptiveSpec] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -63,6 +65,7 @@ class Recipe(Spec):
                                  "prune_channels first (prune_channels -> prune -> cluster -> qat)")
         _check_task(self)
         _check_search(self)
+        _check_adaptive(self)
         return self
 
 
@@ -77,6 +80,23 @@ def _check_search(r: "Recipe") -> None:
     if r.data.validation_fraction <= 0:
         raise ValueError("search: trials are scored on the validation split, never the test split; "
                          "set data.validation_fraction > 0, e.g. 0.1")
+
+
+def _check_adaptive(r: "Recipe") -> None:
+    a = r.adaptive
+    if a is None:
+        return
+    if r.task != "classification":
+        raise ValueError("adaptive: early exits are for task: classification only; remove adaptive:")
+    for name in ("prune_channels",):
+        if name in [step_tag(s) for s in r.optimize]:
+            raise ValueError("adaptive: prune_channels rebuilds the backbone without the exits; use prune, "
+                             "cluster or qat with adaptive:, or remove adaptive:")
+    if r.search is not None:
+        raise ValueError("adaptive: search trials build plain classifiers; remove search: or adaptive:")
+    if a.threshold == "auto" and any(e.threshold is None for e in a.exits) and r.data.validation_fraction <= 0:
+        raise ValueError("adaptive.threshold: auto picks thresholds on the validation split, never the test "
+                         "split; set data.validation_fraction > 0 (e.g. 0.1) or give a threshold")
 
 
 def stages_for(recipe: "Recipe") -> tuple:

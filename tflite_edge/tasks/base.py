@@ -40,6 +40,16 @@ class Task(ABC):
     def early_stopping_monitor(self, recipe) -> str:
         """The history key that early stopping watches."""
 
+    def trainer(self, ctx, model, recipe, optimizer, teacher=None):
+        """What one fit fits, compiled with `optimizer`: the distiller when a teacher teaches, else
+        `model` itself with the task's loss."""
+        if teacher is not None or recipe.teacher is not None:
+            trainer = self.distiller(ctx, model, recipe, teacher)
+            trainer.compile(optimizer=optimizer)
+            return trainer
+        self.compile(ctx, model, recipe, optimizer)
+        return model
+
     @abstractmethod
     def distiller(self, ctx, model, recipe, teacher=None):
         """A Keras model that trains `model` against teachers when fitted (compile(optimizer) only).
@@ -83,6 +93,11 @@ class Task(ABC):
     @abstractmethod
     def export(self, ctx, model) -> list:
         """Stage `convert`: write every format of `model` to artifacts/; returns artifact dicts."""
+
+    def export_segments(self, ctx, model) -> list:
+        """Stage `convert`, adaptive inference: the cascades' segment artifacts (each with its
+        `cascade` file and `segment` index); default: none."""
+        return []
 
     # ---- evaluate and report
     @abstractmethod

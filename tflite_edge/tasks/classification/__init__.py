@@ -23,6 +23,14 @@ class ClassificationTask(Task):
     def early_stopping_monitor(self, recipe) -> str:
         return recipe.train.early_stopping.monitor
 
+    def trainer(self, ctx, model, recipe, optimizer, teacher=None):
+        if recipe.adaptive is None:
+            return super().trainer(ctx, model, recipe, optimizer, teacher)
+        # early exits train jointly with the final head: the distiller's loss, teachers or none
+        trainer = self.distiller(ctx, model, recipe, teacher)
+        trainer.compile(optimizer=optimizer)
+        return trainer
+
     def distiller(self, ctx, model, recipe, teacher=None):
         from .distill import make_distiller
         return make_distiller(ctx, model, recipe, teacher)
@@ -62,6 +70,10 @@ class ClassificationTask(Task):
     def export(self, ctx, model) -> list:
         from .export import export
         return export(ctx, model)
+
+    def export_segments(self, ctx, model) -> list:
+        from .export import export_segments
+        return export_segments(ctx, model)
 
     def evaluate(self, ctx) -> dict:
         from .evaluate import evaluate

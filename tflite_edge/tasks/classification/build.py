@@ -59,8 +59,14 @@ def build_from_path(ctx) -> dict:
         raise UserInputError(f"model.path: {msg}") from None
     shape = check_classifier(model, f"model.path: {r.model.path}", dataset.num_classes)
     spec = InputSpec(height=shape.height, width=shape.width, channels=shape.channels, **normalisation(r.model))
+    user_model = model
+    if r.adaptive is not None:  # exits on the user's model, at its layers
+        from ...adaptive.exits import attach_exits
+
+        model = attach_exits(model, r.adaptive, dataset.num_classes)
     outputs = save_built(ctx, model, spec)
-    source = {"path": str(r.model.path), "accuracy": test_accuracy(ctx, model), "params": outputs["params"]}
+    source = {"path": str(r.model.path), "accuracy": test_accuracy(ctx, user_model),
+              "params": int(user_model.count_params())}
     ctx.log(f"  model.path {r.model.path}: input {spec.shape}, {dataset.num_classes} classes, test accuracy "
             f"{source['accuracy']:.4f}")
     return {**outputs, "source_model": source}
@@ -97,5 +103,5 @@ def build(ctx) -> dict:
     recipe = recipe_for_build(ctx)
     spec = input_spec_for(recipe, dataset)
     compat.keras().utils.set_random_seed(ctx.recipe.seed)
-    model = build_classifier(recipe.model, spec, dataset.num_classes)
+    model = build_classifier(recipe.model, spec, dataset.num_classes, recipe.adaptive)
     return save_built(ctx, model, spec)

@@ -78,7 +78,7 @@ def check_teacher(model, where: str, ctx, num_classes: int):
 def teacher_recipe(recipe, source):
     """The recipe a `model:` teacher is trained with: the run's data and training, no teacher."""
     epochs = recipe.train.epochs if source.epochs is None else source.epochs
-    return recipe.model_copy(update={"model": source.model, "teacher": None, "optimize": [],
+    return recipe.model_copy(update={"model": source.model, "teacher": None, "optimize": [], "adaptive": None,
                                      "train": recipe.train.model_copy(update={"epochs": epochs})})
 
 
@@ -147,8 +147,12 @@ def distiller_class():
         """Trains `student` against frozen teachers; saves as the student (for ModelCheckpoint)."""
 
         def __init__(self, student, student_view, teacher_views, teacher_weights, adapters, spec,
-                     one_hot: bool, label_smoothing: float):
+                     one_hot: bool, label_smoothing: float, exits=None, student_from_probs=False):
             super().__init__()
+            self.student_from_probs = student_from_probs  # a user model whose last layer is the softmax
+            # exits: (weights, temperature) of an adaptive model's early exits, whose logits the
+            # student view returns last; None for a plain classifier
+            self.exit_weights, self.exit_temperature = exits if exits else ((), 1.0)
             self.student, self.student_view = student, student_view
             self.teacher_views, self.teacher_weights = teacher_views, teacher_weights
             self.adapters, self.spec = adapters, spec
@@ -156,18 +160,23 @@ def distiller_class():
             self.loss_tracker = keras.metrics.Mean(name="loss")
             self.kd_tracker = keras.metrics.Mean(name="kd_loss")
             self.ce_tracker = keras.metrics.Mean(name="ce_loss")
-            self.acc = (keras.metrics.CategoricalAccuracy if one_hot else
-                        keras.metrics.SparseCategoricalAccuracy)(name="accuracy")
+            accuracy = keras.metrics.CategoricalAccuracy if one_hot else keras.metrics.SparseCategoricalAccuracy
+            self.acc = accuracy(name="accuracy")
+            self.exit_accs = [accuracy(name=f"exit{i}_accuracy") for i in range(len(self.exit_weights))]
 
         @property
         def metrics(self):
-            return [self.loss_tracker, self.ce_tracker, self.kd_tracker, self.acc]
+            return [self.loss_tracker, self.ce_tracker, self.kd_tracker, self.acc, *self.exit_accs]
 
         def call(self, x, training=False):
             return self.student(x, training=training)
 
         def save(self, *args, **kwargs):  # a checkpoint of a distilled fit is the student
             return self.student.save(*args, **kwargs)
+
+        def _logits(self, z):
+            # softmax(log p) = p: log-probabilities stand in for logits the model does not expose
+            return tf.math.log(tf.maximum(z, 1e-12)) if self.student_from_probs else z
 
         def _ce(self, y, logits):
             if self.one_hot:
@@ -189,9 +198,9 @@ def distiller_class():
             t_outs = self._teacher_outputs(x)
             s_out = self.student_view(x, training=training)
             s_out = s_out if isinstance(s_out, (list, tuple)) else [s_out]
-            z_s = s_out[0]
+            z_s = self._logits(s_out[0])
             ce = self._ce(y, z_s)
-            T = float(s.temperature)
+            T = float(s.temperature) if s is not None else 1.0
             log_p_s = tf.nn.log_softmax(z_s / T)
             kd = 0.0
             for (t, w) in zip(t_outs, self.teacher_weights):
@@ -199,15 +208,33 @@ def distiller_class():
                 kl = tf.reduce_sum(p_t * (tf.math.log(tf.maximum(p_t, 1e-12)) - log_p_s), axis=-1)
                 kd += w * tf.reduce_mean(kl)
             hint = 0.0
-            for j, (h, adapter) in enumerate(zip(s.hints, self.adapters)):
+            for j, (h, adapter) in enumerate(zip(s.hints if s is not None else (), self.adapters)):
                 hint += h.weight * tf.reduce_mean(tf.square(adapter(s_out[1 + j]) - t_outs[0][1 + j]))
-            total = s.alpha * ce + s.beta * T * T * kd + hint
-            return total, ce, kd, z_s
+            total = (s.alpha * ce + s.beta * T * T * kd + hint) if s is not None else ce
+            z_exits = s_out[len(s_out) - len(self.exit_weights):] if self.exit_weights else []
+            total += self._exits_loss(y, z_s, z_exits)
+            return total, ce, kd, z_s, z_exits
+
+        def _exits_loss(self, y, z_s, z_exits):
+            """Each exit: its weight times cross-entropy; with teachers, mixed like the final head's
+            loss with the final head's soft targets (the exits learn from the head above them)."""
+            s, loss = self.spec, 0.0
+            Te = float(self.exit_temperature)
+            p_final = tf.stop_gradient(tf.nn.softmax(z_s / Te))
+            for w, z in zip(self.exit_weights, z_exits):
+                ce = self._ce(y, z)
+                if s is None:
+                    loss += w * ce
+                    continue
+                kl = tf.reduce_sum(p_final * (tf.math.log(tf.maximum(p_final, 1e-12)) -
+                                              tf.nn.log_softmax(z / Te)), axis=-1)
+                loss += w * (s.alpha * ce + s.beta * Te * Te * tf.reduce_mean(kl))
+            return loss
 
         def train_step(self, data):
             x, y = data
             with tf.GradientTape() as tape:
-                total, ce, kd, z_s = self._loss(x, y, True)
+                total, ce, kd, z_s, z_exits = self._loss(x, y, True)
                 reg = tf.add_n(self.student.losses) if self.student.losses else 0.0
                 total = total + reg
             variables = self.student.trainable_variables + [v for a in self.adapters
@@ -219,17 +246,23 @@ def distiller_class():
             self.ce_tracker.update_state(ce)
             self.kd_tracker.update_state(kd)
             self.acc.update_state(y, tf.nn.softmax(z_s))
+            for acc, z in zip(self.exit_accs, z_exits):
+                acc.update_state(y, tf.nn.softmax(z))
             return {m.name: m.result() for m in self.metrics}
 
         def test_step(self, data):
             # val_loss is the plain cross-entropy, comparable with a fit without a teacher.
             x, y = data
-            z_s = self.student_view(x, training=False)
-            z_s = z_s[0] if isinstance(z_s, (list, tuple)) else z_s
+            out = self.student_view(x, training=False)
+            out = out if isinstance(out, (list, tuple)) else [out]
+            z_s = self._logits(out[0])
             ce = self._ce(y, z_s)
             self.loss_tracker.update_state(ce)
             self.acc.update_state(y, tf.nn.softmax(z_s))
-            return {"loss": self.loss_tracker.result(), "accuracy": self.acc.result()}
+            for acc, z in zip(self.exit_accs, out[len(out) - len(self.exit_accs):] if self.exit_accs else []):
+                acc.update_state(y, tf.nn.softmax(z))
+            return {"loss": self.loss_tracker.result(), "accuracy": self.acc.result(),
+                    **{a.name: a.result() for a in self.exit_accs}}
 
     return Distiller
 
@@ -249,20 +282,23 @@ def make_distiller(ctx, model, recipe, teacher=None):
 
     `teacher` None: the recipe's teachers and settings (with hints); else a (model, settings) pair
     with settings.temperature/alpha/beta and no hints (channel pruning's unpruned model)."""
+    from ...adaptive.exits import exit_logits, final_model
     from ...distill import teachers
 
     keras = compat.keras()
-    if teacher is None:
-        spec, teacher_list = recipe.teacher, teachers(ctx)
-    else:
+    if teacher is not None:
         spec, teacher_list = teacher[1], [(teacher[0], 1.0)]
         teacher[0].trainable = False
-    z_s, _ = logits_tensor(model)
-    if find_layer(model, "logits") is None and teacher is None:
+    elif recipe.teacher is not None:
+        spec, teacher_list = recipe.teacher, teachers(ctx)
+    else:  # adaptive without a teacher: the joint loss of the final head and the exits only
+        spec, teacher_list = None, []
+    z_s, student_from_probs = logits_tensor(final_model(model))
+    if find_layer(model, "logits") is None and teacher is None and recipe.teacher is not None:
         raise UserInputError("teacher: the student has no layer named 'logits'; distillation needs the "
                              "classifier built by tflite-edge (models/classifier.py)")
     s_feats, t_feats = [], []
-    for j, h in enumerate(spec.hints):
+    for j, h in enumerate(spec.hints if spec is not None else ()):
         sl = find_layer(model, h.student_layer)
         if sl is None:
             raise UserInputError(f"teacher.hints[{j}].student_layer: no layer '{h.student_layer}' in the "
@@ -270,7 +306,9 @@ def make_distiller(ctx, model, recipe, teacher=None):
         s_feats.append(output_in(model, sl))
         t0 = teacher_list[0][0]
         t_feats.append(output_in(t0, find_layer(t0, h.teacher_layer)))
-    student_view = keras.Model(model.inputs, [z_s, *s_feats]) if s_feats else keras.Model(model.inputs, z_s)
+    z_exits = exit_logits(model, lambda layer: output_in(model, layer)) if recipe.adaptive is not None else []
+    outs = [z_s, *s_feats, *z_exits]
+    student_view = keras.Model(model.inputs, outs if len(outs) > 1 else z_s)
     views = []
     for k, (t, _) in enumerate(teacher_list):
         z_t, from_probs = logits_tensor(t)
@@ -280,5 +318,8 @@ def make_distiller(ctx, model, recipe, teacher=None):
     for a, s in zip(adapters, s_feats):
         a.build(s.shape)  # variables made here, not inside the traced train step
     smoothing = recipe.train.label_smoothing
+    exits = None
+    if recipe.adaptive is not None:
+        exits = ([e.loss_weight for e in recipe.adaptive.exits], recipe.adaptive.temperature)
     return distiller_class()(model, student_view, views, [w for _, w in teacher_list], adapters,
-                             spec, smoothing > 0, smoothing)
+                             spec, smoothing > 0, smoothing, exits, student_from_probs)

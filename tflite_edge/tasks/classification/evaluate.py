@@ -16,7 +16,10 @@ def tflite_predict(model_path, batches, threads: int = 2) -> np.ndarray:
 
 
 def keras_predict(model, batches) -> np.ndarray:
-    return np.concatenate([np.argmax(model(b, training=False).numpy(), axis=-1) for b in batches])
+    """Class predictions of the final head (an adaptive model's last output)."""
+    from ...adaptive.exits import final_output
+
+    return np.concatenate([np.argmax(final_output(model(b, training=False)).numpy(), axis=-1) for b in batches])
 
 
 def evaluate(ctx) -> dict:
@@ -25,19 +28,24 @@ def evaluate(ctx) -> dict:
     model = ctx.load_model(ctx.outputs("optimize")["model"])
     keras_pred = keras_predict(model, numpy_batches(d.test_x, d, spec))
     keras_acc = float(np.mean(keras_pred == labels))
-    results = []
+    results, preds = [], {}
     for art in ctx.outputs("convert")["artifacts"]:
         if art.get("runs_on") == "coral":  # compiled for the Edge TPU: not runnable on the host
             continue
-        pred = tflite_predict(ctx.path(art["path"]), numpy_batches(d.test_x, d, spec))
+        pred = preds[art["format"]] = tflite_predict(ctx.path(art["path"]), numpy_batches(d.test_x, d, spec))
         results.append({"name": art["name"], "format": art["format"], "edgetpu_check": art.get("edgetpu_check"),
                         "accuracy": float(np.mean(pred == labels)),
                         "agreement_with_keras": float(np.mean(pred == keras_pred))})
         ctx.log(f"  {art['name']}: accuracy {results[-1]['accuracy']:.4f}, "
                 f"agreement {results[-1]['agreement_with_keras']:.4f}")
     gates = check_gates(ctx.recipe.evaluate, keras_acc, results)
-    return {"keras": {"accuracy": keras_acc, "test_samples": int(len(labels))},
-            "artifacts": results, "gates": gates}
+    out = {"keras": {"accuracy": keras_acc, "test_samples": int(len(labels))}, "artifacts": results, "gates": gates}
+    if ctx.recipe.adaptive is not None:
+        from ...adaptive.evaluate import evaluate_cascades
+
+        out["cascades"] = evaluate_cascades(ctx, model, lambda: numpy_batches(d.test_x, d, spec), labels, preds,
+                                            keras_pred)
+    return out
 
 
 def test_accuracy(ctx, model) -> float:
@@ -48,9 +56,10 @@ def test_accuracy(ctx, model) -> float:
 
 def measure(ctx, model, name: str) -> dict:
     """Test accuracy, weight statistics and float32 TFLite size of one optimize step's model."""
+    from ...adaptive.exits import final_model
     from ...export import convert_keras, gzip_size
     from ...weights import measure_weights
 
-    data = convert_keras(model, "float32")
+    data = convert_keras(final_model(model), "float32")  # what the full-model artifact holds
     return {"name": name, "accuracy": test_accuracy(ctx, model), **measure_weights(model),
             "size_bytes": len(data), "gzip_bytes": gzip_size(data)}

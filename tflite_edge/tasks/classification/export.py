@@ -8,11 +8,13 @@ from .data import calibration_images
 
 def export(ctx, model) -> list:
     """Every format, each with the run's TFLite Model Metadata (labels, normalisation) inside."""
+    from ...adaptive.exits import final_model
+
     formats = ctx.recipe.convert.formats
     calibration = calibration_images(ctx) if NEEDS_CALIBRATION & set(formats) else None
     described = model_info(ctx)
     artifacts = []
-    for fmt, data in convert_formats(model, formats, calibration):
+    for fmt, data in convert_formats(final_model(model), formats, calibration):
         name = f"{ctx.recipe.name}_{fmt}"
         rel = f"artifacts/{name}.tflite"
         info = write_artifact(add_metadata(data, described), ctx.path(rel), fmt)
@@ -21,3 +23,14 @@ def export(ctx, model) -> list:
         if fmt == "edgetpu":
             artifacts += edgetpu_extras(ctx, artifacts[-1])
     return artifacts
+
+
+def export_segments(ctx, model) -> list:
+    """adaptive: every format's cascade (adaptive/export.py); [] for a plain classifier."""
+    if ctx.recipe.adaptive is None:
+        return []
+    from ...adaptive.export import export_cascades
+
+    formats = ctx.recipe.convert.formats
+    calibration = calibration_images(ctx) if NEEDS_CALIBRATION & set(formats) else None
+    return export_cascades(ctx, model, formats, calibration)

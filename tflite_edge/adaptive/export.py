@@ -1,0 +1,105 @@
+"""The cascade artifacts: per format, one TFLite model per segment and the cascade.json an app
+follows, with thresholds chosen here on the validation split (or the recipe's own).
+
+Layout, per format: artifacts/NAME_FORMAT_cascade/{segment0.tflite, segment1.tflite, ...,
+cascade.json}. Segment k > 0 is calibrated (full-integer formats) on the feature maps the float
+model gives for the calibration images at its cut, which is what it will see.
+"""
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+
+from .. import atomic
+from ..errors import UserInputError
+from ..export import convert_formats, write_artifact
+from . import cascade
+from .exits import segment_models
+from .runner import CASCADE_FILE, FEATURES, SCORES, Cascade
+
+
+def _features_at_cuts(segments, images: np.ndarray, batch: int = 64) -> List[np.ndarray]:
+    """The input of every segment for `images`: the images, then each cut's float feature map."""
+    inputs = [images]
+    x = images
+    for seg in segments[:-1]:
+        x = np.concatenate([seg(x[i:i + batch], training=False)[1].numpy() for i in range(0, len(x), batch)])
+        inputs.append(x)
+    return inputs
+
+
+def validation_split(ctx):
+    """(images, labels) of the validation split the fit held out: thresholds are chosen on it."""
+    from ..data.pipeline import numpy_batches, split_validation
+
+    d, r = ctx.dataset, ctx.recipe
+    _, val = split_validation(d.train_x, d.train_y, r.data.validation_fraction, r.seed)
+    if val is None:
+        raise UserInputError("adaptive.threshold: auto needs a validation split (data.validation_fraction > 0 "
+                             "and at least 10 training images); give thresholds by hand or more data")
+    return list(numpy_batches(val[0], d, ctx.input_spec)), np.asarray(val[1])
+
+
+def choose(ctx, scores, labels) -> dict:
+    """Thresholds for `scores` (validation): the recipe's, or auto's lowest that keeps accuracy."""
+    a = ctx.recipe.adaptive
+    fixed = [e.threshold if e.threshold is not None else (None if a.threshold == "auto" else a.threshold)
+             for e in a.exits]
+    if all(t is not None for t in fixed):
+        return {"thresholds": fixed, "chosen": "recipe"}
+    pick = cascade.choose_threshold(scores, labels, fixed, a.max_accuracy_drop)
+    return {"thresholds": cascade.thresholds_for(fixed, pick["threshold"]), "chosen": "auto",
+            "validation": {**pick, "max_accuracy_drop": a.max_accuracy_drop}}
+
+
+def export_cascades(ctx, model, formats, calibration) -> List[dict]:
+    """Write every format's cascade; returns its segments as artifact dicts (the benchmark stage
+    times them) each with `cascade` (its cascade.json) and `segment` (its index)."""
+    segments = segment_models(model)
+    cal_inputs = _features_at_cuts(segments, calibration) if calibration is not None else [None] * len(segments)
+    out: dict = {fmt: [] for fmt in formats}
+    for k, (seg, cal) in enumerate(zip(segments, cal_inputs)):
+        outputs = [SCORES, FEATURES] if k < len(segments) - 1 else [SCORES]
+        for fmt, data in convert_formats(seg, formats, cal, input_name="image" if k == 0 else FEATURES,
+                                         output_names=outputs):
+            folder = f"artifacts/{ctx.recipe.name}_{fmt}_cascade"
+            rel = f"{folder}/segment{k}.tflite"
+            info = write_artifact(data, ctx.path(rel), fmt)
+            out[fmt].append({"name": f"{ctx.recipe.name}_{fmt}_segment{k}", "path": rel, "segment": k,
+                             "cascade": f"{folder}/{CASCADE_FILE}", **info})
+    val = validation_split(ctx) if _needs_validation(ctx) else None
+    labels = ctx.path("labels.txt").read_text().splitlines()
+    for fmt, segs in out.items():
+        spec = {"format": fmt, "name": ctx.recipe.name, "rule": "run segments in order; stop at the first "
+                "exit whose top probs score >= its threshold; the last segment always answers",
+                "input": {"height": ctx.input_spec.height, "width": ctx.input_spec.width,
+                          "channels": ctx.input_spec.channels, "mean": ctx.input_spec.mean,
+                          "std": ctx.input_spec.std, "normalisation": "(pixel - mean) / std, pixels 0..255"},
+                "labels": labels,
+                "segments": [{"path": s["path"].rsplit("/", 1)[1], "input": "image" if s["segment"] == 0 else
+                              FEATURES, "outputs": [SCORES, FEATURES] if s["segment"] < len(segs) - 1 else [SCORES],
+                              "size_bytes": s["size_bytes"]} for s in segs]}
+        folder = ctx.path(segs[0]["cascade"]).parent
+        chosen = choose(ctx, _scores_of(folder, spec, val[0]), val[1]) if val else choose(ctx, None, None)
+        for entry, t in zip(spec["segments"], chosen["thresholds"]):
+            entry["threshold"] = float(t)
+        spec["thresholds"] = {k: v for k, v in chosen.items() if k != "thresholds"}
+        atomic.write_json(folder / CASCADE_FILE, spec)
+        text = f"thresholds {', '.join(f'{t:.3f}' for t in chosen['thresholds'])} ({chosen['chosen']})"
+        ctx.log(f"  {segs[0]['cascade']}: {len(segs)} segments, "
+                f"{sum(s['size_bytes'] for s in segs):,} bytes, {text}")
+    return [s for segs in out.values() for s in segs]
+
+
+def _needs_validation(ctx) -> bool:
+    a = ctx.recipe.adaptive
+    return a.threshold == "auto" and any(e.threshold is None for e in a.exits)
+
+
+def _scores_of(folder, spec: dict, batches) -> List[np.ndarray]:
+    """Scores of every exit for `batches`, from the segments just written (thresholds not yet)."""
+    from .runner import Segment
+
+    segs = [Segment.open(folder / s["path"]) for s in spec["segments"]]
+    return Cascade(spec, segs).all_scores(batches)

@@ -1,0 +1,139 @@
+"""The report's adaptive section: each cascade's accuracy and exit rates (evaluate stage) with its
+per-image latency, added up from the benchmark stage's per-segment timings, against the full model
+of the same format timed by the same engine in the same run; and the accuracy / latency curve over
+thresholds for report.html."""
+from __future__ import annotations
+
+import io
+from html import escape
+from typing import List, Optional
+
+import numpy as np
+
+from . import cascade
+
+
+def _mean_ms(record: dict) -> Optional[float]:
+    if not record or "error" in record:
+        return None
+    v = record.get("latency_ms_mean")
+    return float(v) if v is not None else (float(record["latency_ms_p50"]) if record.get("latency_ms_p50") else None)
+
+
+def _latency(row: dict, full_name: str, bench: dict) -> dict:
+    """Per target: segment means, the cascade's mean/p50/p90 per image, the full model's mean."""
+    out = {}
+    targets = [t for t in bench.get(row["segments"][0], {})]
+    for target in targets:
+        seg_ms = [_mean_ms(bench.get(s, {}).get(target, {})) for s in row["segments"]]
+        full_ms = _mean_ms(bench.get(full_name, {}).get(target, {}))
+        if any(v is None for v in seg_ms):
+            out[target] = {"error": "a segment was not timed on this target (see its benchmark entry)"}
+            continue
+        exit_at = np.repeat(np.arange(len(row["exit_counts"])), row["exit_counts"])
+        summary = cascade.latency_summary(exit_at, seg_ms)
+        out[target] = {"threads": bench[row["segments"][0]][target].get("threads"),
+                       "engine": bench[row["segments"][0]][target].get("engine"),
+                       "segment_ms_mean": seg_ms, **summary, "full_model_ms_mean": full_ms,
+                       "speedup_mean": (full_ms / summary["latency_ms_mean"]) if full_ms else None,
+                       "curve": [{"shared_threshold": p["shared_threshold"], "accuracy": p["accuracy"],
+                                  "latency_ms_mean": cascade.latency_from_rates(p["exit_rates"], seg_ms)}
+                                 for p in row["sweep"]]}
+    return out
+
+
+def build_section(ctx, ev: dict, bench: dict) -> dict:
+    """report.json's `adaptive`: the recipe's exits and one entry per cascade (Keras first)."""
+    a = ctx.recipe.adaptive
+    rows = []
+    for row in ev["cascades"]:
+        entry = {k: v for k, v in row.items() if k not in ("sweep", "exit_counts")}
+        entry["exit_counts"] = row["exit_counts"]
+        if row["format"] != "keras":
+            entry["full_model"] = f"{ctx.recipe.name}_{row['format']}"
+            entry["latency"] = _latency(row, entry["full_model"], bench)
+        else:
+            entry["sweep"] = row["sweep"]
+        rows.append(entry)
+    return {"exits": [e.model_dump(mode="json") for e in a.exits], "threshold": a.threshold,
+            "max_accuracy_drop": a.max_accuracy_drop, "cascades": rows}
+
+
+def render_markdown(section: dict) -> List[str]:
+    exits = ", ".join(e["after"] for e in section["exits"])
+    lines = ["", "## Adaptive inference (early-exit cascade)", "",
+             f"Exits after {exits}; thresholds {section['threshold']} (validation split, accuracy within "
+             f"{100 * section['max_accuracy_drop']:.2f} pt of the final head). Latency per image: the segments "
+             "it ran, from the benchmark's per-segment means; the full model timed in the same run.", "",
+             "| cascade | thresholds | accuracy | full model | exit rates | mean ms | p50 ms | p90 ms | "
+             "full model mean ms | speed-up |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in section["cascades"]:
+        lat = next((v for v in (c.get("latency") or {}).values() if "error" not in v), {})
+        rates = " / ".join(f"{100 * r:.1f}%" for r in c["exit_rates"])
+        th = ", ".join(f"{t:.3f}" for t in c["thresholds"])
+        speed = f"{lat['speedup_mean']:.2f}x" if lat.get("speedup_mean") else "-"
+
+        def ms(key):
+            return f"{lat[key]:.4f}" if lat.get(key) is not None else "-"
+
+        lines.append(f"| {c['format']} | {th} | {100 * c['accuracy']:.2f}% | {100 * c['full_accuracy']:.2f}% | "
+                     f"{rates} | {ms('latency_ms_mean')} | {ms('latency_ms_p50')} | {ms('latency_ms_p90')} | "
+                     f"{ms('full_model_ms_mean')} | {speed} |")
+    return lines
+
+
+def curve_svg(section: dict) -> str:
+    """Accuracy against mean per-image latency over thresholds, one line per cascade and target,
+    the full model as a star and the chosen thresholds as a ring; "" when nothing was timed."""
+    series = [(c, t, lat) for c in section["cascades"] for t, lat in (c.get("latency") or {}).items()
+              if "error" not in lat and lat.get("curve")]
+    if not series:
+        return ""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "tflite-edge"}):
+        fig, ax = plt.subplots(figsize=(9, 5.2))
+        for i, (c, target, lat) in enumerate(series):
+            colour = f"C{i % 10}"
+            pts = sorted(lat["curve"], key=lambda p: p["latency_ms_mean"])
+            ax.plot([p["latency_ms_mean"] for p in pts], [100 * p["accuracy"] for p in pts], "-", color=colour,
+                    linewidth=1.2, label=f"{c['format']} cascade ({target})")
+            ax.scatter([lat["latency_ms_mean"]], [100 * c["accuracy"]], s=80, facecolors="none",
+                       edgecolors=colour, linewidths=1.5)
+            if lat.get("full_model_ms_mean"):
+                ax.scatter([lat["full_model_ms_mean"]], [100 * c["full_accuracy"]], marker="*", s=140,
+                           color=colour, label=f"{c['format']} full model")
+        ax.set_xlabel("mean latency per image (ms)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title("early-exit cascade over thresholds (ring: the thresholds chosen)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small", loc="lower right")
+        fig.tight_layout()
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg")
+        plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def html_section(section: dict) -> str:
+    """The report.html part: the curve and the table of report.md."""
+    svg = curve_svg(section)
+    rows = []
+    for c in section["cascades"]:
+        lat = next((v for v in (c.get("latency") or {}).values() if "error" not in v), {})
+        cells = [escape(c["format"]), ", ".join(f"{t:.3f}" for t in c["thresholds"]),
+                 f"{100 * c['accuracy']:.2f}%", f"{100 * c['full_accuracy']:.2f}%",
+                 " / ".join(f"{100 * r:.1f}%" for r in c["exit_rates"])]
+        cells += [f"{lat[k]:.4f}" if lat.get(k) is not None else "-" for k in
+                  ("latency_ms_mean", "latency_ms_p50", "latency_ms_p90", "full_model_ms_mean")]
+        cells.append(f"{lat['speedup_mean']:.2f}x" if lat.get("speedup_mean") else "-")
+        rows.append("<tr>" + "".join(f"<td{' class=l' if i == 0 else ''}>{v}</td>" for i, v in enumerate(cells))
+                    + "</tr>")
+    head = ("<tr><th class=l>cascade</th><th>thresholds</th><th>accuracy</th><th>full model</th><th>exit rates</th>"
+            "<th>mean ms</th><th>p50 ms</th><th>p90 ms</th><th>full model mean ms</th><th>speed-up</th></tr>")
+    figure = f"<figure>{svg}</figure>" if svg else "<p class=muted>no cascade was timed: nothing to plot</p>"
+    return f"<h3>Adaptive inference (early-exit cascade)</h3>{figure}<table>{head}{''.join(rows)}</table>"
