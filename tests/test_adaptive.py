@@ -123,6 +123,19 @@ def test_segments_compose_to_the_model(adaptive_model):
     np.testing.assert_allclose(final_model(m)(x, training=False).numpy(), want[-1], rtol=1e-5, atol=1e-6)
 
 
+def test_an_adaptive_teacher_teaches_with_its_final_head(adaptive_model):
+    from tflite_edge import compat
+    from tflite_edge.adaptive.exits import final_head, is_adaptive
+
+    assert is_adaptive(adaptive_model)
+    head = final_head(adaptive_model)
+    assert len(head.outputs) == 1 and head.output_names == ["probs"]
+    keras = compat.keras()
+    inp = keras.Input((4,))
+    two = keras.Model(inp, [keras.layers.Dense(2, name="a")(inp), keras.layers.Dense(2, name="b")(inp)])
+    assert not is_adaptive(two) and final_head(two) is two  # another multi-output model: not guessed at
+
+
 @pytest.mark.parametrize("exits, message", [
     ([{"after": "stride_64"}], "'stride_64' is not a feature map or layer of this model; valid: feature maps stride_1"),
     ([{"after": "stride_8"}, {"after": "stride_2"}], "in the order data flows"),
@@ -173,7 +186,7 @@ ADAPTIVE_RUN = {
     "adaptive": {"exits": [{"after": "stride_2", "head_channels": 16}, {"after": "stride_4", "head_channels": 16}],
                  "max_accuracy_drop": 0.05},
     "optimize": [{"qat": {"epochs": 1}}],
-    "convert": {"formats": ["float32", "int8", "uint8_io"], "calibration_samples": 16},
+    "convert": {"formats": ["float32", "int8", "uint8_io", "edgetpu"], "calibration_samples": 16},
     "benchmark": {"runs": 5, "warmup": 1, "warmup_min_s": 0.0, "processes": 1},
 }
 
@@ -214,12 +227,12 @@ def test_cascades_run_for_real_match_evaluation(adaptive_run):
     recipe, run_dir, report = adaptive_run
     section = report["adaptive"]
     rows = {c["format"]: c for c in section["cascades"]}
-    assert set(rows) == {"keras", "float32", "int8", "uint8_io"}
+    assert set(rows) == {"keras", "float32", "int8", "uint8_io", "edgetpu"}
     dataset = load_dataset(recipe.data, recipe.seed)
     spec = InputSpec.load(run_dir / "input_spec.json")
     x = np.concatenate(list(numpy_batches(dataset.test_x, dataset, spec)))
     y = np.asarray(dataset.test_y)
-    for fmt in ("float32", "int8", "uint8_io"):
+    for fmt in ("float32", "int8", "uint8_io", "edgetpu"):  # edgetpu: static batch 1, uint8 in and out
         row = rows[fmt]
         c = Cascade.open(run_dir / row["cascade"])
         assert c.thresholds == row["thresholds"] and all(0 < t < 1 for t in c.thresholds)
@@ -236,7 +249,7 @@ def test_cascades_run_for_real_match_evaluation(adaptive_run):
         assert lat["speedup_mean"] == pytest.approx(lat["full_model_ms_mean"] / lat["latency_ms_mean"])
         assert len(lat["curve"]) == len(cascade.THRESHOLD_GRID)
     # the full model of each format is scored on its own too, beside its cascade
-    assert {a["format"] for a in report["artifacts"]} == {"float32", "int8", "uint8_io"}
+    assert {a["format"] for a in report["artifacts"]} >= {"float32", "int8", "uint8_io", "edgetpu"}
 
 
 def test_report_shows_the_cascades(adaptive_run):

@@ -147,6 +147,17 @@ def final_model(model):
     return compat.keras().Model(model.inputs, model.outputs[-1], name=model.name)
 
 
+def is_adaptive(model) -> bool:
+    """A model with early exits made here: every output but the last is an exit's softmax."""
+    names = list(getattr(model, "output_names", None) or [])
+    return len(names) > 1 and all(re.fullmatch(r"(quant_)?exit\d+_probs", n) for n in names[:-1])
+
+
+def final_head(model):
+    """An adaptive model's final head alone (a teacher teaches with it); other models unchanged."""
+    return final_model(model) if is_adaptive(model) else model
+
+
 def final_output(outputs):
     """The final head's scores from a model call's result (a list for an adaptive model)."""
     return outputs[-1] if isinstance(outputs, (list, tuple)) else outputs

@@ -36,9 +36,12 @@ class ClassificationTask(Task):
         return make_distiller(ctx, model, recipe, teacher)
 
     def load_teacher(self, ctx, index, source, num_classes):
+        from ...adaptive.exits import final_head
         from ...distill import load_path_teacher
         from .distill import check_teacher
-        return load_path_teacher(ctx, index, source, num_classes, check=check_teacher)
+        # an early-exit model (another recipe's adaptive run) teaches with its final head
+        return final_head(load_path_teacher(ctx, index, source, num_classes,
+                                            check=lambda m, *a: check_teacher(final_head(m), *a)))
 
     def train_teacher(self, ctx, index, source, num_classes):
         from .distill import train_teacher
