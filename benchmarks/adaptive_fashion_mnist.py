@@ -1,7 +1,7 @@
 """Issue 17's figure: the int8 early-exit cascade against the full int8 model, Fashion-MNIST.
 
     .venv/bin/python benchmarks/adaptive_fashion_mnist.py [--out runs/fashion_mnist_adaptive]
-                                                         [--rounds 5] [--threads 1]
+                                                         [--rounds 5] [--threads 1] [--set KEY=VALUE]
 
 1. Runs (or resumes) `recipes/fashion_mnist_adaptive.yaml` (MobileNetV2 1.0, exits after stride_4 and
    stride_8, thresholds auto on the validation split) into --out: its report gives the cascade's
@@ -42,14 +42,17 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=300)
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="recipe override (repeat)")
     args = ap.parse_args()
     out = Path(args.out)
-    subprocess.run([sys.executable, "-m", "tflite_edge.cli", "run", str(RECIPE), "--out", str(out)], check=False)
+    overrides = [x for kv in args.set for x in ("--set", kv)]
+    subprocess.run([sys.executable, "-m", "tflite_edge.cli", "run", str(RECIPE), "--out", str(out), *overrides],
+                   check=False)
     report = json.loads((out / "report.json").read_text())
     rows = {c["format"]: c for c in report["adaptive"]["cascades"]}
     row = rows["int8"]
     stage = row["latency"]["host"]
-    print(f"run: {out}  recipe: {RECIPE.relative_to(ROOT)}")
+    print(f"run: {out}  recipe: {RECIPE.relative_to(ROOT)} {' '.join(overrides)}")
     print(f"Keras: final head {100 * rows['keras']['full_accuracy']:.2f}%  exits "
           f"{', '.join(f'{100 * a:.2f}%' for a in rows['keras']['exit_accuracy'])}")
     print(f"int8 thresholds {row['thresholds']} ({report['adaptive']['threshold']}, validation: "

@@ -54,7 +54,9 @@ def test_adaptive_is_classification_only_and_refuses_what_drops_the_exits():
     # thresholds by hand need no validation split
     r = _recipe({"exits": [{"after": "stride_4", "threshold": 0.8}, {"after": "stride_8"}], "threshold": 0.9},
                 data={"dataset": "shapes", "image_size": 16, "validation_fraction": 0.0})
-    assert r.adaptive.thresholds() == [0.8, 0.9]
+    assert r.adaptive.fixed_thresholds() == [0.8, 0.9] and not r.adaptive.needs_validation
+    r = _recipe({"exits": [{"after": "stride_4", "threshold": 0.8}, {"after": "stride_8"}]})
+    assert r.adaptive.fixed_thresholds() == [0.8, None] and r.adaptive.needs_validation
 
 
 # ---- the decision rule (numpy)

@@ -43,16 +43,15 @@ def evaluate_cascades(ctx, model, test_batches, labels, full_preds: dict, keras_
     from .export import choose, validation_split
 
     a = ctx.recipe.adaptive
-    fixed = [e.threshold if e.threshold is not None else (None if a.threshold == "auto" else a.threshold)
-             for e in a.exits]
+    fixed = a.fixed_thresholds()
     labels = np.asarray(labels)
     rows = []
     k_scores = keras_scores(model, test_batches())
-    if any(t is None for t in fixed):
+    if a.needs_validation:  # the Keras model's thresholds are chosen as each format's are
         val_batches, val_labels = validation_split(ctx)
-        chosen = choose(ctx, keras_scores(model, val_batches), val_labels)
+        chosen = choose(a, keras_scores(model, val_batches), val_labels)
     else:
-        chosen = choose(ctx, None, None)
+        chosen = choose(a, None, None)
     rows.append({"format": "keras", **_row(k_scores, labels, chosen["thresholds"], fixed, keras_pred)})
     ctx.log(_line("keras", rows[-1]))
     files = OrderedDict()

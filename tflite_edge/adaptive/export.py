@@ -41,16 +41,29 @@ def validation_split(ctx):
     return list(numpy_batches(val[0], d, ctx.input_spec)), np.asarray(val[1])
 
 
-def choose(ctx, scores, labels) -> dict:
-    """Thresholds for `scores` (validation): the recipe's, or auto's lowest that keeps accuracy."""
-    a = ctx.recipe.adaptive
-    fixed = [e.threshold if e.threshold is not None else (None if a.threshold == "auto" else a.threshold)
-             for e in a.exits]
-    if all(t is not None for t in fixed):
+def choose(spec, scores, labels) -> dict:
+    """Thresholds for the `adaptive:` spec: its own, or auto's lowest that keeps the validation
+    accuracy of these `scores` within max_accuracy_drop of the final head."""
+    fixed = spec.fixed_thresholds()
+    if not spec.needs_validation:
         return {"thresholds": fixed, "chosen": "recipe"}
-    pick = cascade.choose_threshold(scores, labels, fixed, a.max_accuracy_drop)
+    pick = cascade.choose_threshold(scores, labels, fixed, spec.max_accuracy_drop)
     return {"thresholds": cascade.thresholds_for(fixed, pick["threshold"]), "chosen": "auto",
-            "validation": {**pick, "max_accuracy_drop": a.max_accuracy_drop}}
+            "validation": {**pick, "max_accuracy_drop": spec.max_accuracy_drop}}
+
+
+def describe(ctx, fmt: str, segments: List[dict]) -> dict:
+    """cascade.json without thresholds: what an app needs to run the segments in order."""
+    spec, last = ctx.input_spec, len(segments) - 1
+    return {"format": fmt, "name": ctx.recipe.name,
+            "rule": "run segments in order; stop at the first exit whose top probs score >= its threshold; "
+                    "the last segment always answers",
+            "input": {"height": spec.height, "width": spec.width, "channels": spec.channels, "mean": spec.mean,
+                      "std": spec.std, "normalisation": "(pixel - mean) / std, pixels 0..255"},
+            "labels": ctx.path("labels.txt").read_text().splitlines(),
+            "segments": [{"path": s["path"].rsplit("/", 1)[1], "input": "image" if s["segment"] == 0 else FEATURES,
+                          "outputs": [SCORES, FEATURES] if s["segment"] < last else [SCORES],
+                          "size_bytes": s["size_bytes"]} for s in segments]}
 
 
 def export_cascades(ctx, model, formats, calibration) -> List[dict]:
@@ -68,38 +81,25 @@ def export_cascades(ctx, model, formats, calibration) -> List[dict]:
             info = write_artifact(data, ctx.path(rel), fmt)
             out[fmt].append({"name": f"{ctx.recipe.name}_{fmt}_segment{k}", "path": rel, "segment": k,
                              "cascade": f"{folder}/{CASCADE_FILE}", **info})
-    val = validation_split(ctx) if _needs_validation(ctx) else None
-    labels = ctx.path("labels.txt").read_text().splitlines()
+    adaptive = ctx.recipe.adaptive
+    val = validation_split(ctx) if adaptive.needs_validation else None
     for fmt, segs in out.items():
-        spec = {"format": fmt, "name": ctx.recipe.name, "rule": "run segments in order; stop at the first "
-                "exit whose top probs score >= its threshold; the last segment always answers",
-                "input": {"height": ctx.input_spec.height, "width": ctx.input_spec.width,
-                          "channels": ctx.input_spec.channels, "mean": ctx.input_spec.mean,
-                          "std": ctx.input_spec.std, "normalisation": "(pixel - mean) / std, pixels 0..255"},
-                "labels": labels,
-                "segments": [{"path": s["path"].rsplit("/", 1)[1], "input": "image" if s["segment"] == 0 else
-                              FEATURES, "outputs": [SCORES, FEATURES] if s["segment"] < len(segs) - 1 else [SCORES],
-                              "size_bytes": s["size_bytes"]} for s in segs]}
+        spec = describe(ctx, fmt, segs)
         folder = ctx.path(segs[0]["cascade"]).parent
-        chosen = choose(ctx, _scores_of(folder, spec, val[0]), val[1]) if val else choose(ctx, None, None)
+        # each format's own scores choose its thresholds: int8 confidences are not float32's
+        chosen = choose(adaptive, _scores_of(folder, spec, val[0]), val[1]) if val else choose(adaptive, None, None)
         for entry, t in zip(spec["segments"], chosen["thresholds"]):
             entry["threshold"] = float(t)
         spec["thresholds"] = {k: v for k, v in chosen.items() if k != "thresholds"}
-        atomic.write_json(folder / CASCADE_FILE, spec)
+        atomic.write_json(folder / CASCADE_FILE, spec)  # last: a cascade.json means a complete cascade
         text = f"thresholds {', '.join(f'{t:.3f}' for t in chosen['thresholds'])} ({chosen['chosen']})"
         ctx.log(f"  {segs[0]['cascade']}: {len(segs)} segments, "
                 f"{sum(s['size_bytes'] for s in segs):,} bytes, {text}")
     return [s for segs in out.values() for s in segs]
 
 
-def _needs_validation(ctx) -> bool:
-    a = ctx.recipe.adaptive
-    return a.threshold == "auto" and any(e.threshold is None for e in a.exits)
-
-
 def _scores_of(folder, spec: dict, batches) -> List[np.ndarray]:
     """Scores of every exit for `batches`, from the segments just written (thresholds not yet)."""
     from .runner import Segment
 
-    segs = [Segment.open(folder / s["path"]) for s in spec["segments"]]
-    return Cascade(spec, segs).all_scores(batches)
+    return Cascade(spec, [Segment.open(folder / s["path"]) for s in spec["segments"]]).all_scores(batches)

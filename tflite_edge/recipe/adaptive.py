@@ -55,7 +55,12 @@ class AdaptiveSpec(Spec):
             raise ValueError(f"two exits after '{dup}'; give each exit its own place")
         return self
 
-    def thresholds(self, auto: Optional[float] = None) -> List[float]:
-        """Per exit: its own threshold, else the recipe's, else `auto` (chosen on validation data)."""
-        shared = auto if self.threshold == "auto" else self.threshold
+    def fixed_thresholds(self) -> List[Optional[float]]:
+        """Per exit: its own threshold, else the recipe's; None where `auto` chooses it."""
+        shared = None if self.threshold == "auto" else self.threshold
         return [e.threshold if e.threshold is not None else shared for e in self.exits]
+
+    @property
+    def needs_validation(self) -> bool:
+        """Whether any threshold is left to `auto` (chosen on the validation split)."""
+        return any(t is None for t in self.fixed_thresholds())

@@ -94,7 +94,7 @@ def _check_adaptive(r: "Recipe") -> None:
                              "cluster or qat with adaptive:, or remove adaptive:")
     if r.search is not None:
         raise ValueError("adaptive: search trials build plain classifiers; remove search: or adaptive:")
-    if a.threshold == "auto" and any(e.threshold is None for e in a.exits) and r.data.validation_fraction <= 0:
+    if a.needs_validation and r.data.validation_fraction <= 0:
         raise ValueError("adaptive.threshold: auto picks thresholds on the validation split, never the test "
                          "split; set data.validation_fraction > 0 (e.g. 0.1) or give a threshold")
 
