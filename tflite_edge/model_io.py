@@ -67,3 +67,15 @@ def fresh_copy(model):
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def node_index(model, layer):
+    """Which of `layer`'s call nodes belongs to `model`'s own graph (None: the layer's only one).
+    tfmot's clone_function keeps unwrapped layers, so one layer object can sit in several graphs
+    and `layer.output` / `layer.input` may belong to another one."""
+    nodes = getattr(model, "_network_nodes", None)
+    if nodes:
+        for i in range(len(layer.inbound_nodes)):
+            if f"{layer.name}_ib-{i}" in nodes:
+                return i
+    return None

@@ -215,10 +215,10 @@ def _bench_options(ctx, runs: int, warmup: int, warmup_min_s: float = 0.0, proce
 
 
 def _validation_split(ctx):
-    from .data.pipeline import split_validation
+    from .data.pipeline import held_out
 
-    d, r = ctx.dataset, ctx.recipe
-    _, val = split_validation(d.train_x, d.train_y, r.data.validation_fraction, r.seed)
+    r = ctx.recipe
+    val = held_out(ctx.dataset, r)
     if val is None:
         raise UserInputError("search: the training split is too small to hold out validation images; "
                              "use more training samples")

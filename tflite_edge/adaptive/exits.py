@@ -95,12 +95,10 @@ def _find(model, name: str):
 
 def _input_in(model, layer):
     """`layer`'s input tensor in `model`'s own graph (tfmot clones share layer objects)."""
-    nodes = getattr(model, "_network_nodes", None)
-    if nodes:
-        for i in range(len(layer.inbound_nodes)):
-            if f"{layer.name}_ib-{i}" in nodes:
-                return layer.get_input_at(i)
-    return layer.input
+    from ..model_io import node_index
+
+    i = node_index(model, layer)
+    return layer.input if i is None else layer.get_input_at(i)
 
 
 def exit_logits(model, tensor_of) -> List[object]:

@@ -31,10 +31,10 @@ def _features_at_cuts(segments, images: np.ndarray, batch: int = 64) -> List[np.
 
 def validation_split(ctx):
     """(images, labels) of the validation split the fit held out: thresholds are chosen on it."""
-    from ..data.pipeline import numpy_batches, split_validation
+    from ..data.pipeline import held_out, numpy_batches
 
-    d, r = ctx.dataset, ctx.recipe
-    _, val = split_validation(d.train_x, d.train_y, r.data.validation_fraction, r.seed)
+    d = ctx.dataset
+    val = held_out(d, ctx.recipe)
     if val is None:
         raise UserInputError("adaptive.threshold: auto needs a validation split (data.validation_fraction > 0 "
                              "and at least 10 training images); give thresholds by hand or more data")

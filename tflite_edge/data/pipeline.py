@@ -86,3 +86,8 @@ def split_validation(x, y, fraction: float, seed: int):
     n_val = max(1, int(round(len(y) * fraction)))
     val, train = order[:n_val], order[n_val:]
     return (x[train], y[train]), (x[val], y[val])
+
+
+def held_out(dataset, recipe):
+    """(images, labels) the fits hold out for validation (`split_validation`), or None."""
+    return split_validation(dataset.train_x, dataset.train_y, recipe.data.validation_fraction, recipe.seed)[1]

@@ -35,14 +35,11 @@ def find_layer(model, name: str):
 
 
 def output_in(model, layer):
-    """`layer`'s output in `model`'s own graph. tfmot's clone_function keeps unwrapped layers, so
-    one layer object can sit in several graphs and `layer.output` may belong to another one."""
-    nodes = getattr(model, "_network_nodes", None)
-    if nodes:
-        for i in range(len(layer.inbound_nodes)):
-            if f"{layer.name}_ib-{i}" in nodes:
-                return layer.get_output_at(i)
-    return layer.output
+    """`layer`'s output in `model`'s own graph (model_io.node_index says why that matters)."""
+    from ...model_io import node_index
+
+    i = node_index(model, layer)
+    return layer.output if i is None else layer.get_output_at(i)
 
 
 def logits_tensor(model):
