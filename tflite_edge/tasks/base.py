@@ -40,10 +40,14 @@ class Task(ABC):
     def early_stopping_monitor(self, recipe) -> str:
         """The history key that early stopping watches."""
 
+    def uses_distiller(self, recipe, teacher=None) -> bool:
+        """Whether a fit trains through `distiller`: when a teacher teaches."""
+        return teacher is not None or recipe.teacher is not None
+
     def trainer(self, ctx, model, recipe, optimizer, teacher=None):
-        """What one fit fits, compiled with `optimizer`: the distiller when a teacher teaches, else
+        """What one fit fits, compiled with `optimizer`: the distiller (`uses_distiller`), else
         `model` itself with the task's loss."""
-        if teacher is not None or recipe.teacher is not None:
+        if self.uses_distiller(recipe, teacher):
             trainer = self.distiller(ctx, model, recipe, teacher)
             trainer.compile(optimizer=optimizer)
             return trainer

@@ -23,13 +23,9 @@ class ClassificationTask(Task):
     def early_stopping_monitor(self, recipe) -> str:
         return recipe.train.early_stopping.monitor
 
-    def trainer(self, ctx, model, recipe, optimizer, teacher=None):
-        if recipe.adaptive is None:
-            return super().trainer(ctx, model, recipe, optimizer, teacher)
+    def uses_distiller(self, recipe, teacher=None) -> bool:
         # early exits train jointly with the final head: the distiller's loss, teachers or none
-        trainer = self.distiller(ctx, model, recipe, teacher)
-        trainer.compile(optimizer=optimizer)
-        return trainer
+        return recipe.adaptive is not None or super().uses_distiller(recipe, teacher)
 
     def distiller(self, ctx, model, recipe, teacher=None):
         from .distill import make_distiller
