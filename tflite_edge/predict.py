@@ -75,9 +75,7 @@ class Predictor:
         return outputs
 
     def classify(self, image, top_k: int) -> List[dict]:
-        scores = self.run(image)[0].reshape(-1)
-        best = np.argsort(-scores, kind="stable")[:top_k]
-        return [{"label": self.labels[i], "index": int(i), "score": float(scores[i])} for i in best]
+        return top_labels(self.run(image)[0].reshape(-1), self.labels, top_k)
 
     def detect(self, image, threshold: float) -> List[dict]:
         out = dict(zip(self.roles, self.run(image)))
@@ -94,6 +92,12 @@ class Predictor:
                           "score": float(scores[i]),
                           "box": _to_yxyx(boxes[i], self.box_layout, height, width)})
         return found
+
+
+def top_labels(scores: np.ndarray, labels: Sequence[str], top_k: int) -> List[dict]:
+    """The `top_k` classes of one image's scores, best first, with their labels."""
+    best = np.argsort(-scores, kind="stable")[:top_k]
+    return [{"label": labels[i], "index": int(i), "score": float(scores[i])} for i in best]
 
 
 def _to_yxyx(values, layout: dict, height: int, width: int) -> List[float]:
@@ -296,8 +300,10 @@ def predict_cascade(model: Path, inputs: Sequence[Path], top_k: int = 5, labels:
     files = collect_images(inputs)
     images = [load_image(f) for f in files]
     names = _read_labels(labels) if labels is not None else spec.get("labels")
-    if not names:
-        raise UserInputError(f"{model}: the cascade names no labels; give --labels FILE")
+    classes = int(cascade.segments[-1].output_details["probs"]["shape"][-1])
+    if not names or len(names) != classes:
+        raise UserInputError(f"{model}: {len(names or [])} label(s) for {classes} classes; give --labels FILE "
+                             "with one label per class")
     i = spec["input"]
     last = len(cascade.segments) - 1
     results = []
@@ -305,10 +311,8 @@ def predict_cascade(model: Path, inputs: Sequence[Path], top_k: int = 5, labels:
         img = image.convert("RGB" if i["channels"] == 3 else "L").resize((i["width"], i["height"]), Image.BILINEAR)
         x = (np.asarray(img, np.float32).reshape(i["height"], i["width"], i["channels"]) - i["mean"]) / i["std"]
         scores, k = cascade.predict(x[None])
-        best = np.argsort(-scores, kind="stable")[:top_k]
         results.append({"image": str(path), "exit": k, "answered_by": "the final head" if k == last else f"exit {k}",
-                        "top_k": [{"label": names[j] if j < len(names) else str(j), "index": int(j),
-                                   "score": float(scores[j])} for j in best]})
+                        "top_k": top_labels(scores, names, top_k)})
     return {"model": str(model), "task": "classification", "cascade": {
                 "format": spec.get("format"), "segments": len(cascade.segments),
                 "thresholds": cascade.thresholds},

@@ -38,20 +38,21 @@ def _row(scores, labels, thresholds, fixed, full_pred) -> dict:
                       for row in cascade.sweep(scores, labels, fixed)]}
 
 
-def evaluate_cascades(ctx, model, test_batches, labels, full_preds: dict, keras_pred) -> List[dict]:
-    """One row per cascade (Keras first): accuracy, exit rates and the threshold sweep on test."""
+def evaluate_cascades(ctx, model, test_batches, labels, full_preds: dict, k_scores) -> List[dict]:
+    """One row per cascade (Keras first): accuracy, exit rates and the threshold sweep on test.
+    `k_scores`: the Keras model's `keras_scores` on the test split."""
     from .export import choose, validation_split
 
     a = ctx.recipe.adaptive
     fixed = a.fixed_thresholds()
     labels = np.asarray(labels)
     rows = []
-    k_scores = keras_scores(model, test_batches())
     if a.needs_validation:  # the Keras model's thresholds are chosen as each format's are
         val_batches, val_labels = validation_split(ctx)
         chosen = choose(a, keras_scores(model, val_batches), val_labels)
     else:
         chosen = choose(a, None, None)
+    keras_pred = np.argmax(k_scores[-1], axis=-1)
     rows.append({"format": "keras", **_row(k_scores, labels, chosen["thresholds"], fixed, keras_pred)})
     ctx.log(_line("keras", rows[-1]))
     files = OrderedDict()

@@ -12,7 +12,7 @@ skip branch crosses too, and the cut is refused naming the block outputs that wo
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 from .. import compat
 from ..errors import UserInputError
@@ -159,7 +159,3 @@ def final_head(model):
 def final_output(outputs):
     """The final head's scores from a model call's result (a list for an adaptive model)."""
     return outputs[-1] if isinstance(outputs, (list, tuple)) else outputs
-
-
-def feature_shapes(model) -> Sequence[tuple]:
-    return [tuple(t.shape[1:]) for t in cut_tensors(model)]

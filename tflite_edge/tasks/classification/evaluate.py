@@ -26,7 +26,14 @@ def evaluate(ctx) -> dict:
     d, spec = ctx.dataset, ctx.input_spec
     labels = np.asarray(d.test_y)
     model = ctx.load_model(ctx.outputs("optimize")["model"])
-    keras_pred = keras_predict(model, numpy_batches(d.test_x, d, spec))
+    keras_scores = None
+    if ctx.recipe.adaptive is not None:  # every head's scores at once: the cascades need them too
+        from ...adaptive.evaluate import keras_scores as all_scores
+
+        keras_scores = all_scores(model, numpy_batches(d.test_x, d, spec))
+        keras_pred = np.argmax(keras_scores[-1], axis=-1)
+    else:
+        keras_pred = keras_predict(model, numpy_batches(d.test_x, d, spec))
     keras_acc = float(np.mean(keras_pred == labels))
     results, preds = [], {}
     for art in ctx.outputs("convert")["artifacts"]:
@@ -44,7 +51,7 @@ def evaluate(ctx) -> dict:
         from ...adaptive.evaluate import evaluate_cascades
 
         out["cascades"] = evaluate_cascades(ctx, model, lambda: numpy_batches(d.test_x, d, spec), labels, preds,
-                                            keras_pred)
+                                            keras_scores)
     return out
 
 
