@@ -109,7 +109,7 @@ def test_truncated_and_foreign_files_are_refused(tiny_run, tmp_path):
     data = (run_dir / report["artifacts"][0]["path"]).read_bytes()
     cut = tmp_path / "cut.tflite"
     cut.write_bytes(data[: len(data) // 3])
-    with pytest.raises(UserInputError, match="cannot load"):
+    with pytest.raises(UserInputError, match="cut.tflite: truncated or corrupt TFLite model"):
         benchmark_host(cut, runs=1, warmup=0)
     png = tmp_path / "x.tflite"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)

@@ -288,11 +288,12 @@ def test_tiny_ssdlite_qat_run_reports_map_for_keras_and_every_artifact(det_run):
     on_disk = json.loads((run_dir / "report.json").read_text())
     assert on_disk["task"] == "detection" and 0.0 <= rep["keras"]["map50"] <= 1.0 and "map" in rep["keras"]
     by_name = {a["name"]: a for a in rep["artifacts"]}
-    assert set(by_name) == {f"tinydet_{f}{v}" for f in ("int8", "edgetpu") for v in ("", "_raw")}
+    # the Edge TPU-ready artifact is not named like a compiled one (Coral's NAME_edgetpu.tflite)
+    assert set(by_name) == {f"tinydet_{f}{v}" for f in ("int8", "edgetpu_ready") for v in ("", "_raw")}
     for a in rep["artifacts"]:
         assert a["accuracy"] is None and 0.0 <= a["map"] <= a["map50"] <= 1.0
     # the real postprocess op and the Python decoding of the raw variant score alike
-    for fmt in ("int8", "edgetpu"):
+    for fmt in ("int8", "edgetpu_ready"):
         assert abs(by_name[f"tinydet_{fmt}"]["map50"] - by_name[f"tinydet_{fmt}_raw"]["map50"]) < 0.02
     qat = rep["optimize"][0]  # QAT through the whole detector (backbone and heads), measured in mAP
     assert qat["name"] == "qat" and qat["accuracy"] is None and 0.0 <= qat["map50"] <= 1.0
@@ -314,7 +315,7 @@ def test_int8_export_has_builtin_ops_plus_the_postprocess_op_only(det_run):
 
 def test_edgetpu_raw_variant_maps_every_op_to_the_tpu(det_run):
     _, rep = det_run  # the run would have failed its default edgetpu_max_cpu_ops: 0 gate otherwise
-    check = {a["name"]: a for a in rep["artifacts"]}["tinydet_edgetpu_raw"]["edgetpu_check"]
+    check = {a["name"]: a for a in rep["artifacts"]}["tinydet_edgetpu_ready_raw"]["edgetpu_check"]
     assert check["on_cpu"] == 0 and check["verdict"] != "not_compilable"
 
 

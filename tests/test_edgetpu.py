@@ -217,7 +217,7 @@ def test_missing_file(tmp_path):
 def test_not_tflite(tmp_path, content):
     path = tmp_path / "bad.tflite"
     path.write_bytes(content)
-    with pytest.raises(UserInputError, match="not a TensorFlow Lite model"):
+    with pytest.raises(UserInputError, match="not a TFLite model"):
         edgetpu.check_model(path)
 
 

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from .bench import HOST_ENGINES, LITERT_TOOL, PROCESSES, WARMUP_MIN_S
-from .errors import EdgeError, UserInputError
+from .errors import EdgeError
+from .version import package_version
 
 
 def _int_list(text: str):
@@ -43,9 +44,11 @@ def _seconds(text: str) -> float:
 
 def cmd_validate(args) -> int:
     from .recipe import load_recipe
+    from .recipe.preflight import check_paths
 
     for path in args.recipes:
         r = load_recipe(path, args.set)
+        check_paths(r, path)
         print(f"{path}: ok ({r.model.name} on {r.data.dataset}, {len(r.optimize)} optimization(s), "
               f"formats {', '.join(r.convert.formats)})")
     return 0
@@ -54,7 +57,10 @@ def cmd_validate(args) -> int:
 def cmd_run(args) -> int:
     from .recipe import load_recipe
 
+    from .recipe.preflight import check_paths
+
     recipe = load_recipe(args.recipe, args.set)
+    check_paths(recipe, args.recipe)
     out = Path(args.out) if args.out else Path("runs") / recipe.name
     from .run import run_recipe
 
@@ -105,54 +111,23 @@ def cmd_schema(args) -> int:
     return 0
 
 
-def _calibration_from_dir(folder: Path, input_spec, limit: int):
-    """Images under `folder` (any depth), preprocessed for the model, as one float array."""
-    import numpy as np
-
-    from .data import Dataset
-    from .data.image_folder import EXTENSIONS
-    from .data.pipeline import numpy_batches
-
-    if not folder.is_dir():
-        raise UserInputError(f"--calibration {folder}: folder not found")
-    files = sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS)[:limit]
-    if not files:
-        raise UserInputError(f"--calibration {folder}: no .jpg/.png/.bmp/.gif images found")
-    ds = Dataset(np.array(files), np.zeros(len(files), np.int64), [], np.zeros(0), ["_"], 3, None)
-    ds.channels = 3 if input_spec.channels == 3 else 1
-    return np.concatenate(list(numpy_batches(np.array(files), ds, input_spec)))
-
-
 def cmd_convert(args) -> int:
-    from .export import CONVERTERS, NEEDS_CALIBRATION, convert_formats, write_artifact
-    from .model_io import load_keras_model
-    from .models.classifier import InputSpec
+    from .model_convert import convert_model
 
-    formats = [f for f in args.format.split(",") if f]
-    for f in formats:
-        CONVERTERS.get(f)
-    model = load_keras_model(Path(args.model), trust_lambda=args.trust_lambda)
-    shape = model.input_shape
-    if isinstance(shape, list) or len(shape) != 4 or None in shape[1:]:
-        raise UserInputError(f"{args.model}: expected one image input of static shape (H, W, C), got {shape}")
-    spec = InputSpec(height=shape[1], width=shape[2], channels=shape[3], mean=args.mean, std=args.std)
-    calibration = None
-    if NEEDS_CALIBRATION & set(formats):
-        if not args.calibration:
-            raise UserInputError(f"--format {args.format}: integer formats need --calibration DIR "
-                                 "(a folder of representative images)")
-        calibration = _calibration_from_dir(Path(args.calibration), spec, args.calibration_samples)
-    out = Path(args.out)
-    for fmt, data in convert_formats(model, formats, calibration):
-        path = out / f"{Path(args.model).stem}_{fmt}.tflite"
-        info = write_artifact(data, path, fmt)
-        print(json.dumps({"path": str(path), **info}))
+    for art in convert_model(Path(args.model), [f for f in args.format.split(",") if f], Path(args.out),
+                             calibration=Path(args.calibration) if args.calibration else None,
+                             labels=Path(args.labels) if args.labels else None, mean=args.mean, std=args.std,
+                             calibration_samples=args.calibration_samples, trust_lambda=args.trust_lambda,
+                             log=lambda text: print(text, file=sys.stderr)):
+        print(json.dumps(art))
     return 0
 
 
 def cmd_bench(args) -> int:
     from .bench import BenchOptions, run_targets
     from .bench.host import check_tflite_file
+    from .bench.text import bench_line
+    from .progress import steps
 
     options = BenchOptions(threads=tuple(args.threads), runs=args.runs, warmup=args.warmup,
                            warmup_min_s=args.warmup_min_secs, processes=args.processes,
@@ -162,6 +137,7 @@ def cmd_bench(args) -> int:
     results, failed = [], set()
     for model in args.models:
         check_tflite_file(Path(model))
+    progress = steps(len(args.models), "bench")
     for model in args.models:
         for target, records in run_targets(args.target, Path(model), options).items():
             if isinstance(records, EdgeError):  # one target failing does not stop the others
@@ -170,20 +146,13 @@ def cmd_bench(args) -> int:
                 print(f"error: {one_line(records)}", file=sys.stderr)
                 continue
             results.extend({"model": model, **rec} for rec in records)
+            if not args.json:  # each model's lines as soon as it is timed, not all at the end
+                for rec in records:
+                    print(bench_line({"model": model, **rec}), flush=True)
+        progress.advance(Path(model).name)
+    progress.close()
     if args.json:
         print(json.dumps(results if len(results) != 1 else results[0], indent=2))
-    else:
-        for r in results:
-            if "error" in r:
-                continue
-            print(f"{r['model']} [{r['target']}, {r['threads']} thread(s), {r.get('delegate')}]: "
-                  + "  ".join(f"{label} {r[key]:.3f} ms" for label, key in
-                              (("p50", "latency_ms_p50"), ("p90", "latency_ms_p90"), ("mean", "latency_ms_mean"),
-                               ("init", "init_ms")) if r.get(key) is not None)
-                  + (f"  peak {r['peak_memory_mb']:.0f} MB" if r.get("peak_memory_mb") else "")
-                  + (f"  [{r['engine']}]" if r.get("engine") else "")
-                  + (f"  NOTE: {r['engine_fallback']}" if r.get("engine_fallback") else "")
-                  + (f"  WARNING: {r['fallback_warning']}" if r.get("fallback_warning") else ""))
     return max(failed, default=0)
 
 
@@ -222,6 +191,7 @@ def cmd_predict(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tflite-edge", description="From a YAML recipe to a small, fast, "
                                  "validated TFLite model for edge devices.")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check recipes without running anything")
@@ -254,8 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, help="one or more, comma-separated: float32,int8,...")
     p.add_argument("--calibration", help="folder of representative images (integer formats)")
     p.add_argument("--calibration-samples", type=int, default=200)
-    p.add_argument("--mean", type=float, default=127.5, help="input normalisation: (x - mean) / std")
-    p.add_argument("--std", type=float, default=127.5)
+    p.add_argument("--labels", metavar="FILE", help="one label per line, in the order of the model's outputs "
+                   "(packed into the TFLite metadata; default: the class indices)")
+    p.add_argument("--mean", type=float, default=None, help="input normalisation from 0..255: (pixel - mean) / "
+                   "std (default: from a Rescaling layer at the input, else 127.5)")
+    p.add_argument("--std", type=float, default=None)
     p.add_argument("--trust-lambda", action="store_true", help="allow Lambda layers (they run code)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_convert)
@@ -329,12 +302,24 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
     except Exception as e:  # a bug of ours: one line, the traceback on request
         if os.environ.get("TFLITE_EDGE_DEBUG"):
             raise
         print(f"internal error: {type(e).__name__}: {one_line(e)} (set TFLITE_EDGE_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return 1
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`tflite-edge schema | head -1`): stop quietly, as cat does. Python
+    would report the failed flush of stdout at exit, so stdout is pointed at /dev/null first."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141  # 128 + SIGPIPE, what a shell reports for a command stopped by a closed pipe
 
 
 if __name__ == "__main__":

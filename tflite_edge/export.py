@@ -98,6 +98,17 @@ def _edgetpu(conv, calibration):
     _full_int8(conv, calibration, "edgetpu", compat.tf().uint8)
 
 
+def artifact_name(stem: str, fmt: str) -> str:
+    """`STEM_FORMAT`; the Edge TPU-ready artifact is `STEM_edgetpu_ready`, so that it is not taken for
+    a compiled model: Coral names those `..._edgetpu.tflite` (`compiled_name`)."""
+    return f"{stem}_edgetpu_ready" if fmt == "edgetpu" else f"{stem}_{fmt}"
+
+
+def compiled_name(stem: str) -> str:
+    """The compiled Edge TPU model's name, as Coral's examples and the compiler name it."""
+    return f"{stem}_edgetpu"
+
+
 def static_batch(fmt: str) -> bool:
     """Formats whose artifact has batch fixed to 1 (the Edge TPU compiler refuses dynamic shapes)."""
     return bool(CONVERTERS.meta(fmt).get("static_batch"))
@@ -221,7 +232,12 @@ def edgetpu_extras(ctx, art: dict) -> list:
     art["edgetpu_compiler"] = log
     if compiled is None or not compiled.is_file():
         return []
-    data = compiled.read_bytes()
-    rel = str(compiled.relative_to(ctx.run_dir.resolve()))
-    return [{"name": f"{art['name']}_compiled", "path": rel, "format": "edgetpu_compiled",
+    # the compiler appends _edgetpu to NAME_edgetpu_ready: the run's compiled model is NAME_edgetpu
+    name = compiled_name(art["name"][:-len("_edgetpu_ready")] if art["name"].endswith("_edgetpu_ready")
+                         else art["name"])
+    target = compiled.with_name(f"{name}.tflite")
+    compiled.replace(target)
+    data = target.read_bytes()
+    rel = str(target.relative_to(ctx.run_dir.resolve()))
+    return [{"name": name, "path": rel, "format": "edgetpu_compiled",
              "size_bytes": len(data), "gzip_bytes": gzip_size(data), "runs_on": "coral"}]

@@ -18,6 +18,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .errors import UserInputError
+from .images import collect_images, load_image, to_pil
 from .metadata import DETECTION_NAMES, DETECTION_ROLES, detection_output_roles, parse_labels, read_metadata
 
 # TFLite_Detection_PostProcess writes ymin, xmin, ymax, xmax as ratios of the input size
@@ -44,10 +45,11 @@ class Predictor:
         return self.interpreter.get_input_details()[0]
 
     def preprocess(self, image) -> np.ndarray:
+        """One image (a path, a PIL image or a numpy array of 0..255 pixels) as the model's input."""
         from PIL import Image
 
         _, height, width, channels = (int(v) for v in self.input["shape"])
-        img = image.convert("RGB" if channels == 3 else "L").resize((width, height), Image.BILINEAR)
+        img = to_pil(image).convert("RGB" if channels == 3 else "L").resize((width, height), Image.BILINEAR)
         x = np.asarray(img, dtype=np.float32).reshape(height, width, channels)
         if self.mean is not None:
             x = (x - self.mean) / self.std
@@ -224,39 +226,6 @@ def open_model(path: Path, labels: Optional[Path] = None, mean: Optional[Sequenc
         boxes_meta = next((o for o in (meta or {}).get("outputs", []) if o.get("bounding_box")), None)
         predictor.box_layout = boxes_meta["bounding_box"] if boxes_meta else dict(_OP_BOX_LAYOUT)
     return predictor
-
-
-def collect_images(paths: Sequence[Path]) -> List[Path]:
-    """The image files named, and those under the folders named (any depth, sorted)."""
-    from .data.image_folder import EXTENSIONS
-
-    files = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in EXTENSIONS)
-            if not found:
-                raise UserInputError(f"{p}: no {'/'.join(sorted(EXTENSIONS))} images in this folder")
-            files += found
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise UserInputError(f"{p}: no such image file or folder")
-    return files
-
-
-def load_image(path: Path):
-    """The decoded image, turned upright as its EXIF orientation says (phone photos)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return ImageOps.exif_transpose(img).copy()
-    except UnidentifiedImageError:
-        reason = "unknown image format"
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        reason = str(e) or type(e).__name__
-    raise UserInputError(f"{path}: cannot decode the image ({reason}); give a JPEG, PNG, BMP or GIF file")
 
 
 def draw_boxes(image, detections: List[dict], path: Path) -> Path:

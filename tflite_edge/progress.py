@@ -35,3 +35,34 @@ def epoch_progress(total_epochs: int, label: str):
                 self.bar.stop()
 
     return EpochProgress()
+
+
+class Steps:
+    """A transient rich progress bar on stderr for `total` steps (convert, evaluate, bench) on a
+    terminal; silent otherwise (logs and pipes get the results, not the bar)."""
+
+    def __init__(self, total: int, label: str):
+        self.bar = None
+        if total > 0 and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.description}"), TimeElapsedColumn(),
+                                console=Console(file=sys.stderr), transient=True)
+            self.task = self.bar.add_task("", total=total)
+            self.bar.start()
+
+    def advance(self, done: str = "") -> None:
+        if self.bar:
+            self.bar.update(self.task, advance=1, description=done)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.stop()
+            self.bar = None
+
+
+def steps(total: int, label: str) -> Steps:
+    """`Steps(total, label)`: call `.advance(what)` after each step and `.close()` at the end."""
+    return Steps(total, label)

@@ -28,15 +28,10 @@ from .options import HOST_ENGINES, LITERT_TOOL, PYTHON_WORKER, WARMUP_MIN_S
 
 
 def check_tflite_file(path: Path) -> None:
-    """Refuse files that are not TFLite flatbuffers before any interpreter touches them."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"{path}: file not found")
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if len(head) < 8 or head[4:8] != b"TFL3":
-        raise UserInputError(f"{path}: not a TFLite model (no TFL3 identifier); convert it with "
-                             "`tflite-edge convert`")
+    """Refuse files that are not sound TFLite flatbuffers before any interpreter touches them."""
+    from ..model_file import check_model_file
+
+    check_model_file(path)
 
 
 def benchmark_host(model_path, threads: int = 1, runs: int = 50, warmup: int = 5, timeout_s: float = 600,

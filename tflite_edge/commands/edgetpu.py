@@ -28,6 +28,7 @@ def _register_check(sub) -> None:
     p.add_argument("model", type=Path, help="the .tflite model (full-integer quantized)")
     p.add_argument("--keras", type=Path, default=None, metavar="MODEL",
                    help="the Keras model it came from (.keras/.h5/SavedModel) to name layers exactly")
+    p.add_argument("--ops", action="store_true", help="list every operation with its status first")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run_check)
 
@@ -58,7 +59,9 @@ def run_check(args) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        _print_check(report)
+        from ..edgetpu.report_text import check_text
+
+        print("\n".join(check_text(report, ops=args.ops)))
     return 0 if report["verdict"] == "all_on_tpu" else 1
 
 
@@ -93,30 +96,6 @@ def _status_style(status: str) -> str:
     from ..edgetpu import MAPPED, PARTITIONED
 
     return "green" if status == MAPPED else "yellow" if status == PARTITIONED else "red"
-
-
-def _print_check(report: dict) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"Edge TPU check: {report['model']}")
-    for column in ("#", "Operator", "Keras layer", "Status"):
-        table.add_column(column)
-    for op in report["ops"]:
-        style = _status_style(op["status"])
-        table.add_row(str(op["index"]), op["op"], op["layer"] or "-", f"[{style}]{op['status']}[/]")
-    console = _console()
-    console.print(table)
-    console.print(f"On Edge TPU: {report['on_tpu']}   On CPU: {report['on_cpu']}   "
-                  f"Fully 8-bit: {'yes' if report['fully_quantized'] else 'no'}")
-    for f in report["findings"]:
-        if f["rule"] == "partition":
-            console.print(f"[yellow]→[/] ops {f['ops']}: {f['reason']}", highlight=False)
-            continue
-        where = f"layer '{f['layer']}'" if f["layer"] else "no Keras layer"
-        console.print(f"[red]✗[/] {f['op'] or 'model'} ({where}, ops {f['ops']}): {f['reason']}",
-                      highlight=False)
-        console.print(f"   fix: {f['fix']}", highlight=False)
-    console.print(f"[bold]{report['verdict']}[/]: {report['summary']}")
 
 
 def _print_compile(result: dict) -> None:

@@ -8,7 +8,9 @@ compiler's own vocabulary so a prediction and a real `-s` log read the same.
     graph.py         loading the flatbuffer, TFLiteGraph
     rules.py         the documented requirements, the compiler's status strings
     layers.py        which Keras layer an op comes from
-    check.py         check_model: statuses, findings, fixes, verdict
+    checker.py       check_model: statuses, findings, fixes, verdict
+    op_versions.py   operator versions against the compiler's TensorFlow (2.5)
+    report_text.py   the report as a screenful of text (CLI and `check`)
     compiler.py      find_compiler, compiler_command, compile_model
     compiler_log.py  parse_compiler_log
 
@@ -16,7 +18,7 @@ compiler's own vocabulary so a prediction and a real `-s` log read the same.
     >>> report["verdict"], report["on_tpu"], report["on_cpu"]    # doctest: +SKIP
     ('all_on_tpu', 6, 0)
 """
-from .check import check_model
+from .checker import check_model
 from .compiler import compile_model, compiler_command, find_compiler
 from .compiler_log import parse_compiler_log
 from .graph import TFLiteGraph, load_flatbuffer
@@ -26,6 +28,18 @@ from .rules import (BAD_DTYPE, BAD_RANK, DOCS_URL, DYNAMIC, MAPPED, NOT_CONSTANT
 
 __all__ = [
     "BAD_DTYPE", "BAD_RANK", "DOCS_URL", "DYNAMIC", "MAPPED", "NOT_CONSTANT", "NOT_SUPPORTED",
-    "PARTITIONED", "SUPPORTED_OPS", "UNSPECIFIED", "TFLiteGraph", "check_model", "compile_model",
+    "PARTITIONED", "SUPPORTED_OPS", "UNSPECIFIED", "TFLiteGraph", "check", "check_model", "compile_model",
     "compiler_command", "find_compiler", "load_flatbuffer", "load_keras_layers", "parse_compiler_log",
 ]
+
+
+def check(model, keras=None):
+    """`tflite_edge.edgetpu.check("m_edgetpu_ready.tflite")`: the `edgetpu check` report as a dict
+    that shows itself as the command's text (findings grouped by cause, the verdict's blockers)."""
+    from pathlib import Path
+
+    from ..result import Result
+    from .report_text import check_text
+
+    report = check_model(Path(model), Path(keras) if keras is not None else None)
+    return Result(report, "\n".join(check_text(report)))

@@ -24,40 +24,9 @@ def _enum_names(enum_cls) -> dict[int, str]:
 
 def load_flatbuffer(path: Path):
     """The model as the schema's object API (`ModelT`); user errors become UserInputError."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"{path}: file not found; pass the path of a .tflite model")
-    data = path.read_bytes()
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise UserInputError(f"{path}: not a TensorFlow Lite model (no TFL3 identifier); pass a "
-                             ".tflite written by the TFLite converter (`tflite-edge convert`)")
-    s = _schema()
-    try:
-        model = s.ModelT.InitFromObj(s.Model.GetRootAs(data, 0))
-        _validate_indices(model)
-    except Exception as e:  # any decoding failure of a damaged buffer, whatever its type
-        raise UserInputError(f"{path}: truncated or corrupt .tflite ({type(e).__name__}); "
-                             "re-export it with the TFLite converter") from None
-    return model
+    from ..model_file import load_model_file
 
-
-def _validate_indices(model) -> None:
-    if not model.subgraphs:
-        raise ValueError("no subgraphs")
-    n_buffers, n_codes = len(model.buffers or []), len(model.operatorCodes or [])
-    for sg in model.subgraphs:
-        n_tensors = len(sg.tensors or [])
-        for t in sg.tensors or []:
-            if not 0 <= t.buffer < max(n_buffers, 1):
-                raise ValueError("tensor buffer index out of range")
-        for op in sg.operators or []:
-            if not 0 <= op.opcodeIndex < n_codes:
-                raise ValueError("opcode index out of range")
-            if not int_list(op.outputs):
-                raise ValueError("operator without outputs")
-            for i in list(int_list(op.inputs)) + list(int_list(op.outputs)):
-                if not -1 <= i < n_tensors:
-                    raise ValueError("tensor index out of range")
+    return load_model_file(path)
 
 
 class TFLiteGraph:

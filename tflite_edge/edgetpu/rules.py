@@ -127,7 +127,7 @@ def _rule_dtype(g, name, op):
 def _rule_rank(g, name, op):
     for i in _activations(g, op):
         shape = g.shape(i)
-        if len(shape) > 3 and any(d != 1 for d in shape[:-3]):
+        if len(shape) > 3 and any(d > 1 for d in shape[:-3]):  # -1 (dynamic) is _rule_dynamic's
             return BAD_RANK, "tensor_rank", (f"tensor '{g.name(i)}' has shape {shape}: only the 3 "
                                              "innermost dimensions may be larger than 1 (batch 1)")
     return None
@@ -161,7 +161,7 @@ def _fused_activation(op) -> int:
 
 
 def _non_unit(shape: list[int]) -> list[int]:
-    return [d for d in shape if d != 1]
+    return [d for d in shape if d > 1]  # -1, a dynamic batch, is _rule_dynamic's
 
 
 def _axis_values(g, op, pos: int = 1) -> list[int]:
@@ -309,6 +309,13 @@ def first_failure(g: TFLiteGraph, name: str, op):
         if found:
             return found
     return None
+
+
+def all_failures(g: TFLiteGraph, name: str, op) -> list:
+    """Every rule the op breaks (the report groups them by cause; the status is the first's)."""
+    found = [f for f in (rule(g, name, op) for rule in _RULES) if f]
+    # a float I/O (de)quantize is that one thing; its float tensor and the op itself follow from it
+    return [f for f in found if f[1] == "float_io"] or found
 
 
 def fully_quantized(g: TFLiteGraph) -> bool:

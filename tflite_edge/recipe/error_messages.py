@@ -11,6 +11,29 @@ from .optimize import OPTIMIZATIONS, step_tag
 from .root import Recipe
 
 
+# The right form of each section, shown when a section has the wrong type (pydantic would say
+# "Input should be a valid dictionary or instance of BenchmarkSpec").
+SECTION_EXAMPLES = {
+    "data": "{dataset: shapes, batch_size: 32}", "model": "{name: mobilenet_v2, width: 0.5}",
+    "train": "{epochs: 10, learning_rate: 0.001}", "convert": "{formats: [float32, int8]}",
+    "evaluate": "{max_accuracy_drop: 0.01}", "benchmark": "{targets: [host], threads: [1, 2], runs: 100}",
+    "teacher": "{sources: [{path: teacher.keras}]}", "optimize": "[{prune: {sparsity: 0.5}}, {qat: {epochs: 2}}]",
+    "detector": "{name: ssdlite}", "adaptive": "{exits: [{after: stride_8}]}",
+}
+_SHAPE_ERRORS = {"model_type": "a mapping", "dict_type": "a mapping", "model_attributes_type": "a mapping",
+                 "list_type": "a list"}
+
+
+def _right_form(loc, kind: str, got) -> str:
+    """`KEY: expected a mapping (got 5), e.g. KEY: {...}` for a value of the wrong shape."""
+    where, key = _loc_to_path(loc), (str(loc[-1]) if loc else "recipe")
+    example = SECTION_EXAMPLES.get(where)
+    if example is None and kind == "list_type" and not isinstance(got, (dict, list)):
+        example = f"[{got}]"
+    shown = "" if isinstance(got, (dict, list)) else f" (got {short_repr(got)})"
+    return f"{where}: expected {_SHAPE_ERRORS[kind]}{shown}" + (f", e.g. {key}: {example}" if example else "")
+
+
 def _loc_to_path(loc) -> str:
     out = ""
     for p in loc:
@@ -108,6 +131,8 @@ def format_validation_error(e: ValidationError, raw: dict) -> str:
             keys = list(got) if isinstance(got, dict) else got
             hint = did_you_mean(keys[0], OPTIMIZATIONS) if isinstance(keys, list) and len(keys) == 1 else ""
             msgs.append(f"{_loc_to_path(loc)}: {err['msg']} (got {short_repr(keys)}){hint}")
+        elif kind in _SHAPE_ERRORS:
+            msgs.append(_right_form(loc, kind, err.get("input")))
         elif kind == "missing":
             msgs.append(f"{_loc_to_path(loc)}: required key is missing")
         else:

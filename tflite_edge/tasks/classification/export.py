@@ -1,7 +1,7 @@
 """Classification `convert`: every format of the classifier, traced once per batch layout."""
 from __future__ import annotations
 
-from ...export import NEEDS_CALIBRATION, convert_formats, edgetpu_extras, model_info, write_artifact
+from ...export import NEEDS_CALIBRATION, artifact_name, convert_formats, edgetpu_extras, model_info, write_artifact
 from ...metadata import add_metadata
 from .data import calibration_images
 
@@ -15,7 +15,7 @@ def export(ctx, model) -> list:
     described = model_info(ctx)
     artifacts = []
     for fmt, data in convert_formats(final_model(model), formats, calibration):
-        name = f"{ctx.recipe.name}_{fmt}"
+        name = artifact_name(ctx.recipe.name, fmt)
         rel = f"artifacts/{name}.tflite"
         info = write_artifact(add_metadata(data, described), ctx.path(rel), fmt)
         artifacts.append({"name": name, "path": rel, **info})

@@ -132,7 +132,7 @@ class DetectionTask(Task):
     def export(self, ctx, model) -> list:
         """Every format twice: with the postprocess op (4 outputs, with TFLite Model Metadata) and raw
         (cut before it; two bare outputs the metadata schema has no detector layout for)."""
-        from ...export import NEEDS_CALIBRATION, edgetpu_extras, model_info, write_artifact
+        from ...export import NEEDS_CALIBRATION, artifact_name, edgetpu_extras, model_info, write_artifact
         from ...metadata import add_metadata
         from .export import postprocess_converter, serving_export
 
@@ -144,7 +144,7 @@ class DetectionTask(Task):
         for variant, with_pp in (("postprocess", True), ("raw", False)):
             with serving_export(model, det, r.detector, spec, d.num_classes, with_pp) as exported:
                 for fmt in r.convert.formats:
-                    name = f"{r.name}_{fmt}" + ("" if with_pp else "_raw")
+                    name = artifact_name(r.name, fmt) + ("" if with_pp else "_raw")
                     rel = f"artifacts/{name}.tflite"
                     data = exported.convert(fmt, calibration, postprocess_converter if with_pp else None)
                     data = add_metadata(data, described) if with_pp else data

@@ -5,8 +5,13 @@ from pathlib import Path
 
 from .graph import TFLiteGraph, int_list, load_flatbuffer
 from .layers import load_keras_layers, op_layer
-from .rules import (DOCS_URL, MAPPED, NOT_SUPPORTED, PARTITIONED, SUPPORTED_OPS, first_failure,
+from .op_versions import version_problem
+from .rules import (DOCS_URL, MAPPED, NOT_SUPPORTED, PARTITIONED, SUPPORTED_OPS, all_failures,
                     fully_quantized, is_boundary)
+
+# What fixes the model-wide blockers in this toolkit: its edgetpu format is full int8, uint8 I/O, batch 1.
+TOOLKIT_FIX = ("convert with tflite-edge's Edge TPU format: `tflite-edge convert MODEL.keras --format edgetpu "
+               "--calibration DIR` (recipe: convert.formats: [..., edgetpu]): full int8, uint8 I/O, batch 1")
 
 # What to change in Keras for ops the Edge TPU lacks; the rest get the generic advice.
 _OP_FIXES = {
@@ -23,10 +28,13 @@ _OP_FIXES = {
 def _fix(rule: str, name: str, layer: str | None) -> str:
     where = f"Keras layer '{layer}'" if layer else f"the layer that produces {name}"
     if rule == "dynamic_shape":
-        return ("build the model with a fixed batch: keras.Input(shape, batch_size=1), and no "
-                "None dimensions; reconvert")
+        return (f"{TOOLKIT_FIX}; with another converter: a fixed batch, keras.Input(shape, batch_size=1), "
+                "and no None dimensions")
+    if rule == "op_version":
+        return ("convert with the layer that raised the version changed (see the reason), or with the "
+                "TF 2.5 converter; the Edge TPU compiler 16.0 reads TF 2.5's operator versions only")
     if rule == "unsupported_dtype":
-        return ("convert with full-integer quantization: optimizations=[tf.lite.Optimize.DEFAULT], "
+        return (f"{TOOLKIT_FIX}; with another converter: full-integer quantization, optimizations=[tf.lite.Optimize.DEFAULT], "
                 "a representative_dataset, supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8], "
                 "inference_input_type/inference_output_type = tf.uint8 or tf.int8 (not float, "
                 "dynamic-range or 16x8)")
@@ -64,18 +72,21 @@ def check_model(path: Path, keras_model_path: Path | None = None) -> dict:
                                    else (None, []))
     ops = _classify_ops(g, keras_layers, output_layers)
     findings = _findings(ops)
+    causes = _causes(ops)
     extra_subgraphs = len(model.subgraphs) - 1
     if extra_subgraphs:
-        findings.append({"rule": "control_flow", "status": NOT_SUPPORTED, "op": None, "layer": None,
-                         "ops": [], "reason": f"the model has {extra_subgraphs} extra subgraph(s) "
-                         "(tf.cond/tf.while_loop); they run on the CPU",
-                         "fix": "remove control flow from the model body"})
+        flow = {"rule": "control_flow", "status": NOT_SUPPORTED, "op": None, "layer": None,
+                "ops": [], "reason": f"the model has {extra_subgraphs} extra subgraph(s) "
+                "(tf.cond/tf.while_loop); they run on the CPU", "fix": "remove control flow from the model body"}
+        findings.append(flow)
+        causes.append({**flow, "count": extra_subgraphs, "op_types": [], "layers": []})
     on_tpu = sum(1 for o in ops if o["status"] == MAPPED)
     report = {
         "model": str(path), "ops": ops, "on_tpu": on_tpu, "on_cpu": len(ops) - on_tpu,
         "fully_quantized": fully_quantized(g),
-        "findings": findings,
+        "findings": findings, "causes": causes,
     }
+    report["blockers"] = _blockers(report)
     report["verdict"], report["summary"] = _verdict(report)
     return report
 
@@ -86,16 +97,65 @@ def _classify_ops(g: TFLiteGraph, keras_layers, output_layers) -> list[dict]:
     for index, op in enumerate(g.sg.operators or []):
         name = g.op_name(op)
         layer = op_layer(g, op, keras_layers, output_layers)
-        failure = first_failure(g, name, op)
-        status, rule, reason = failure or (MAPPED, None, "")
+        failures = _version_failure(g, op, name) + all_failures(g, name, op)
+        status, rule, reason = failures[0] if failures else (MAPPED, None, "")
         # One partition: an op fed (directly or not) by a CPU op cannot go back to the TPU.
         if status == MAPPED and any(i in cpu_tensors for i in int_list(op.inputs)):
             status, rule, reason = PARTITIONED, "partition", "runs after an operation on the CPU"
         if status != MAPPED and not is_boundary(g, name, op):
             cpu_tensors.update(int_list(op.outputs))
         ops.append({"index": index, "op": name, "status": status, "rule": rule, "reason": reason,
-                    "layer": layer, "fix": _fix(rule, name, layer) if rule else ""})
+                    "layer": layer, "fix": _fix(rule, name, layer) if rule else "",
+                    "rules": [f[1] for f in failures], "reasons": {f[1]: f[2] for f in failures}})
     return ops
+
+
+def _version_failure(g: TFLiteGraph, op, name: str) -> list:
+    code = g.model.operatorCodes[op.opcodeIndex]
+    number = max(int(code.builtinCode or 0), int(code.deprecatedBuiltinCode or 0))
+    problem = version_problem(name, int(code.version or 1), number)
+    return [(NOT_SUPPORTED, "op_version", problem)] if problem else []
+
+
+def _causes(ops: list[dict]) -> list[dict]:
+    """One entry per rule broken: how many operations, which op types and layers first, one reason."""
+    causes: dict[str, dict] = {}
+    for o in ops:
+        for rule in o["rules"]:
+            c = causes.setdefault(rule, {"rule": rule, "count": 0, "ops": [], "op_types": [], "layers": [],
+                                         "reason": o["reasons"][rule], "fix": _fix(rule, o["op"], o["layer"])})
+            c["count"] += 1
+            c["ops"].append(o["index"])
+            if o["op"] not in c["op_types"]:
+                c["op_types"].append(o["op"])
+            if o["layer"] and o["layer"] not in c["layers"]:
+                c["layers"].append(o["layer"])
+    pushed = [o for o in ops if o["rule"] == "partition"]
+    if pushed:
+        causes["partition"] = {"rule": "partition", "count": len(pushed), "ops": [o["index"] for o in pushed],
+                               "op_types": list(dict.fromkeys(o["op"] for o in pushed)),
+                               "layers": list(dict.fromkeys(o["layer"] for o in pushed if o["layer"])),
+                               "reason": "supported, but after an operation on the CPU (one Edge TPU partition)",
+                               "fix": _fix("partition", "", None)}
+    return list(causes.values())
+
+
+def _blockers(report: dict) -> list[str]:
+    """What stops the compiler for the whole model, each named; [] when it will compile."""
+    by_rule = {c["rule"]: c for c in report["causes"]}
+    out = []
+    if not report["fully_quantized"] and report["on_tpu"] == 0:  # partly float: those ops go to the CPU
+        n = by_rule.get("unsupported_dtype", {}).get("count", 0)
+        out.append(f"the model is float, not full-integer ({n} operation(s) on float tensors): the compiler will "
+                   "answer 'Model not quantized'")
+    if "dynamic_shape" in by_rule:
+        c = by_rule["dynamic_shape"]
+        out.append(f"dynamic shapes ({c['reason'].split(';')[0]}; {c['count']} operation(s)): the compiler stops on "
+                   "dynamic-sized tensors; the batch must be 1")
+    if "op_version" in by_rule:
+        c = by_rule["op_version"]
+        out.append(f"operator versions newer than TF 2.5 ({c['count']} operation(s); {c['reason']})")
+    return out
 
 
 def _findings(ops: list[dict]) -> list[dict]:
@@ -122,14 +182,9 @@ def _findings(ops: list[dict]) -> list[dict]:
 
 
 def _verdict(report: dict) -> tuple[str, str]:
-    rules = {f["rule"] for f in report["findings"]}
     total, on_tpu = len(report["ops"]), report["on_tpu"]
-    if "dynamic_shape" in rules:
-        return "not_compilable", ("the compiler will stop: the model has dynamic-sized tensors; "
-                                  "fix the batch dimension to 1")
-    if not report["fully_quantized"] and on_tpu == 0:
-        return "not_compilable", ("the compiler will answer 'Model not quantized': convert with "
-                                  "full-integer (int8) quantization")
+    if report["blockers"]:
+        return "not_compilable", "the compiler will stop: " + "; ".join(report["blockers"])
     if total and on_tpu == total:
         return "all_on_tpu", f"all {total} operations will run on the Edge TPU"
     if on_tpu == 0:
