@@ -10,6 +10,10 @@ heavy: each function imports TensorFlow only when it needs it.
     te.bench("out/my_int8.tflite", threads=[1, 2])
     te.edgetpu.check("out/my_edgetpu_ready.tflite")
 """
+import sys
+import types
+
+from .api import Result, bench, convert, load_recipe, predict, run
 from .errors import DeviceUnavailable, EdgeError, GateFailed, UserInputError
 from .version import package_version
 
@@ -20,14 +24,24 @@ _API = ("Result", "bench", "convert", "load_recipe", "predict", "run")
 __all__ = ["__version__", "DeviceUnavailable", "EdgeError", "GateFailed", "UserInputError", "edgetpu", *_API]
 
 
+class _Package(types.ModuleType):
+    """`tflite_edge.run`, `.convert`, `.predict` and `.bench` are the API's functions, though
+    modules of those names exist: importing such a submodule sets it as an attribute of its
+    package, which is refused here. The modules stay importable by their full names
+    (`from tflite_edge.run import run_recipe`, `importlib.import_module`)."""
+
+    def __setattr__(self, name, value):
+        if name in _API and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 def __getattr__(name: str):
-    # Lazy (PEP 562): `import tflite_edge` for `validate` or `--help` must not pull in the API's imports.
-    if name in _API:
-        from . import api
+    if name == "edgetpu":  # the subpackage, imported on first use
+        import importlib
 
-        return getattr(api, name)
-    if name == "edgetpu":
-        from . import edgetpu
-
-        return edgetpu
+        return importlib.import_module(f"{__name__}.edgetpu")
     raise AttributeError(f"module 'tflite_edge' has no attribute {name!r}")

@@ -74,7 +74,10 @@ def image_list(images, where: str) -> list:
     if isinstance(images, (list, tuple)):
         out = []
         for item in images:
-            out += collect_images([Path(item)]) if isinstance(item, (str, Path)) else [item]
+            if isinstance(item, (str, Path)):
+                out += collect_images([Path(item)])
+            else:
+                out += list(item) if isinstance(item, np.ndarray) and item.ndim == 4 else [item]
         if not out:
             raise UserInputError(f"{where}: no images given")
         return out

@@ -200,6 +200,10 @@ def open_model(path: Path, labels: Optional[Path] = None, mean: Optional[Sequenc
         raise UserInputError(f"{where}: its metadata packs no labels file; give --labels FILE")
 
     meta_input = ((meta or {}).get("inputs") or [{}])[0]
+    if raw and meta_input.get("mean") and meta_input.get("std"):
+        raise UserInputError(f"--raw: {where} has its normalisation in its metadata (mean {meta_input['mean']}, std "
+                             f"{meta_input['std']}); raw pixels would give wrong answers. Drop --raw (to override "
+                             "on purpose: --mean 0 --std 1)")
     if raw:
         mean_v, std_v, source = np.zeros(channels, np.float32), np.ones(channels, np.float32), "raw"
     elif mean is not None:
@@ -301,30 +305,43 @@ def predict(model: Path, inputs: Sequence[Path], top_k: int = 5, threshold: floa
     if is_cascade(Path(model)):
         return predict_cascade(Path(model), inputs, top_k, labels)
     check_tflite_file(Path(model))  # the model first, then the images, then the interpreter
-    files = collect_images(inputs)
+    named = _named_inputs(inputs)
     predictor = open_model(Path(model), labels, mean, std, raw)
-    images = [load_image(f) for f in files]
+    images = [load_image(item) if isinstance(item, Path) else to_pil(item, name) for name, item in named]
     results, used = [], set()
-    for path, image in zip(files, images):
+    for (name, _), image in zip(named, images):
         if predictor.task == "classification":
-            results.append({"image": str(path), "top_k": predictor.classify(image, top_k)})
+            results.append({"image": name, "top_k": predictor.classify(image, top_k)})
             continue
         found = predictor.detect(image, threshold)
         drawn = None
         if out is not None:
-            name, n = f"{path.stem}_boxes.png", 1
-            while name in used:  # same stem in two folders: keep both
+            stem = Path(name).stem if not name.startswith("<") else name.strip("<>").replace(" ", "")
+            file, n = f"{stem}_boxes.png", 1
+            while file in used:  # same stem in two folders: keep both
                 n += 1
-                name = f"{path.stem}_boxes_{n}.png"
-            used.add(name)
-            drawn = str(draw_boxes(image, found, Path(out) / name))
-        results.append({"image": str(path), "detections": found, "drawn": drawn})
+                file = f"{stem}_boxes_{n}.png"
+            used.add(file)
+            drawn = str(draw_boxes(image, found, Path(out) / file))
+        results.append({"image": name, "detections": found, "drawn": drawn})
     return {"model": str(model), "task": predictor.task,
             "preprocessing": {"source": predictor.normalisation,
                               "mean": None if predictor.mean is None else predictor.mean.tolist(),
                               "std": None if predictor.std is None else predictor.std.tolist(),
                               "input_dtype": np.dtype(predictor.input["dtype"]).name},
             "threshold": threshold if predictor.task == "detection" else None, "results": results}
+
+
+def _named_inputs(inputs) -> list:
+    """(name, item) per image: files (folders expanded) by path; PIL images and arrays (Python API)
+    as `<image K>`."""
+    named = []
+    for k, item in enumerate(inputs):
+        if isinstance(item, (str, Path)):
+            named += [(str(f), f) for f in collect_images([Path(item)])]
+        else:
+            named.append((f"<image {k}>", item))
+    return named
 
 
 def format_text(result: dict) -> str:

@@ -32,10 +32,15 @@ def make_interpreter(model_path: str, threads: int = 1):
 
     Sparsity-optimised int8 models fail to prepare under XNNPACK in ai_edge_litert (STACK.md).
     """
+    from ..compat import quiet_native_stderr
+
     mod = _interpreter_module()
     try:
-        interp = mod.Interpreter(model_path=model_path, num_threads=threads)
-        interp.allocate_tensors()
+        # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." for every model says nothing;
+        # what the runtime writes while failing is replayed with the error
+        with quiet_native_stderr():
+            interp = mod.Interpreter(model_path=model_path, num_threads=threads)
+            interp.allocate_tensors()
         return interp, "xnnpack"
     except (RuntimeError, ValueError) as xnn_error:
         try:

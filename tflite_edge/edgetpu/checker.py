@@ -97,7 +97,7 @@ def _classify_ops(g: TFLiteGraph, keras_layers, output_layers) -> list[dict]:
     for index, op in enumerate(g.sg.operators or []):
         name = g.op_name(op)
         layer = op_layer(g, op, keras_layers, output_layers)
-        failures = _version_failure(g, op, name) + all_failures(g, name, op)
+        failures = all_failures(g, name, op) + _version_failure(g, op, name)  # versions: model-wide
         status, rule, reason = failures[0] if failures else (MAPPED, None, "")
         # One partition: an op fed (directly or not) by a CPU op cannot go back to the TPU.
         if status == MAPPED and any(i in cpu_tensors for i in int_list(op.inputs)):
