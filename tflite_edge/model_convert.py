@@ -69,6 +69,9 @@ def convert_model(model, formats: Sequence[str], out: Union[str, Path], calibrat
         CONVERTERS.get(f)
     if (mean is None) != (std is None):
         raise UserInputError("--mean and --std go together: give both")
+    if NEEDS_CALIBRATION & set(formats) and calibration is None:
+        raise UserInputError(f"--format {','.join(formats)}: integer formats need --calibration DIR "
+                             "(a folder of representative images)")
     if isinstance(model, (str, Path)):
         from .model_io import load_keras_model
 
@@ -102,9 +105,6 @@ def convert_model(model, formats: Sequence[str], out: Union[str, Path], calibrat
         log(f"note: {where} is not a classifier (one (batch, classes) output); artifacts carry no metadata")
     data = None
     if NEEDS_CALIBRATION & set(formats):
-        if calibration is None:
-            raise UserInputError(f"--format {','.join(formats)}: integer formats need --calibration DIR "
-                                 "(a folder of representative images)")
         data = calibration_array(calibration, shape[1:4], *mean_std, calibration_samples)
     out = Path(out)
     artifacts = []
