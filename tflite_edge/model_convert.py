@@ -20,18 +20,6 @@ DEFAULT_NORMALISATION = (127.5, 127.5)
 OUTPUT_NAME = "probs"  # the classifier output's signature name in every artifact, as in a run
 
 
-def model_normalisation(model) -> Optional[tuple]:
-    """(0, 1) when a Rescaling layer reads the model's input (it takes 0..255 pixels), else None."""
-    inputs = {id(t) for t in model.inputs}
-    for layer in model.layers:
-        if type(layer).__name__ != "Rescaling":
-            continue
-        fed = layer._inbound_nodes[0].input_tensors if getattr(layer, "_inbound_nodes", None) else None
-        if fed is not None and any(id(t) in inputs for t in (fed if isinstance(fed, (list, tuple)) else [fed])):
-            return 0.0, 1.0
-    return None
-
-
 def _labels(labels, classes: int, log: Callable) -> List[str]:
     from .metadata import parse_labels
 
@@ -59,6 +47,7 @@ def convert_model(model, formats: Sequence[str], out: Union[str, Path], calibrat
                   log: Callable = print) -> List[dict]:
     """Write `NAME_FORMAT.tflite` into `out` for every format; returns one dict per artifact."""
     from .export import CONVERTERS, NEEDS_CALIBRATION, artifact_name, convert_formats, write_artifact
+    from .model_io import model_normalisation
     from .metadata import ModelInfo, add_metadata
     from .progress import steps
 

@@ -1,7 +1,8 @@
-"""Loading a user's Keras model safely: safe mode, Lambda layers (arbitrary code) only when trusted."""
+"""Loading a user's Keras model safely (Lambda layers only when trusted); what it says of its input."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from . import compat
 from .errors import UserInputError
@@ -78,4 +79,16 @@ def node_index(model, layer):
         for i in range(len(layer.inbound_nodes)):
             if f"{layer.name}_ib-{i}" in nodes:
                 return i
+    return None
+
+
+def model_normalisation(model) -> Optional[tuple]:
+    """(0, 1) when a Rescaling layer reads the model's input (it takes 0..255 pixels), else None."""
+    inputs = {id(t) for t in model.inputs}
+    for layer in model.layers:
+        if type(layer).__name__ != "Rescaling":
+            continue
+        fed = layer._inbound_nodes[0].input_tensors if getattr(layer, "_inbound_nodes", None) else None
+        if fed is not None and any(id(t) in inputs for t in (fed if isinstance(fed, (list, tuple)) else [fed])):
+            return 0.0, 1.0
     return None

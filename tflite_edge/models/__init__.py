@@ -4,7 +4,7 @@ A backbone builder has the signature `(inputs, spec) -> features`, where feature
 "stride_8", "stride_16", "stride_32" (and "last", the final feature map) to tensors, so task
 heads (classifier here, detectors later) depend only on named feature maps.
 """
-from . import keras_applications, mobilenet, plain  # noqa: F401  (registration happens at the definitions)
+from . import file_backbone, keras_applications, mobilenet, plain  # noqa: F401  (registration at the definitions)
 from .registry import MODELS
 from .classifier import build_classifier
 

@@ -34,6 +34,18 @@ class InputSpec:
             raise UserInputError(f"{path}: unreadable input spec ({e}); rerun from the build stage") from None
 
 
+def normalisation(model_spec) -> dict:
+    """mean/std of the recipe, else the backbone's own (a keras application's; a model file's
+    read from it), else 127.5/127.5."""
+    from .registry import MODELS
+
+    own = MODELS.meta(model_spec.name).get("preprocessing", {}) if model_spec.name else {}
+    own = own(model_spec) if callable(own) else own
+    mean = model_spec.mean if model_spec.mean is not None else own.get("mean", 127.5)
+    std = model_spec.std if model_spec.std is not None else own.get("std", 127.5)
+    return {"mean": float(mean), "std": float(std)}
+
+
 def build_classifier(spec, input_spec: InputSpec, num_classes: int, adaptive=None):
     """Backbone `spec.name` + global pooling + dropout + logits + softmax.
 

@@ -31,11 +31,11 @@ def preprocessing(name: str) -> dict:
     return {"mean": 0.0, "std": 1.0} if name in _RAW_PIXELS else {"mean": 127.5, "std": 127.5}
 
 
-def _features(inputs, base) -> dict:
-    """stride_8/16/32 and last: the last layer whose output has 1/stride of the input's size."""
-    size = inputs.shape[1]
-    out = {"last": base.output}
-    for layer in base.layers:
+def features_by_stride(size: int, layers) -> dict:
+    """stride_8/16/32: the output of the last of `layers` whose output has 1/stride of the input's
+    `size` (found by output size, so any architecture's maps are found; keras-hub's pyramid_outputs)."""
+    out = {}
+    for layer in layers:
         shape = getattr(layer, "output_shape", None)
         if not isinstance(shape, tuple) or len(shape) != 4 or shape[1] is None:
             continue
@@ -43,6 +43,10 @@ def _features(inputs, base) -> dict:
             if -(-size // stride) == shape[1]:
                 out[f"stride_{stride}"] = layer.output
     return out
+
+
+def _features(inputs, base) -> dict:
+    return {"last": base.output, **features_by_stride(inputs.shape[1], base.layers)}
 
 
 def _build(name: str):

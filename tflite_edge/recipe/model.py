@@ -14,10 +14,15 @@ class ModelSpec(Spec):
     name: Optional[str] = Field(None, description="a registered backbone (tflite-edge list); or give path")
     path: Optional[str] = Field(None, description="your trained Keras classifier (.keras, .h5 or a SavedModel "
                                 "folder): it enters the run as the trained model (train.epochs 0 unless set)")
+    backbone: Optional[str] = Field(None, description="your Keras model file (.keras, .h5 or a SavedModel "
+                                    "folder) as the backbone of a new head (a classifier for the data's "
+                                    "classes, or a detector): its feature maps by stride, its head dropped, "
+                                    "its weights kept; name is then keras_file")
     weights: Optional[str] = Field(None, description="with name: pretrained backbone weights, a Keras .h5 "
                                    "weights file or a .keras/.h5 model with the same backbone layers; "
                                    "'imagenet' downloads them (keras_* models; never in tests)")
-    trust_lambda: bool = Field(False, description="with path: allow Lambda layers and custom code in the file")
+    trust_lambda: bool = Field(False, description="with path or backbone: allow Lambda layers and custom code in "
+                               "the file")
     mean: Optional[float] = Field(None, description="input normalisation (pixel - mean) / std from 0..255; "
                                   "null: the model's own (127.5 for ours; path models: 127.5)")
     std: Optional[float] = Field(None, gt=0.0, description="see mean; null: the model's own")
@@ -44,6 +49,25 @@ class ModelSpec(Spec):
 
         return v if v is None else registered(MODELS, v)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _backbone_names_the_builder(cls, data):
+        if isinstance(data, dict) and data.get("backbone") is not None and data.get("name") is None:
+            data = {**data, "name": FILE_BACKBONE}
+        return data
+
+    @model_validator(mode="after")
+    def _file_backbone(self):
+        if (self.backbone is not None) != (self.name == FILE_BACKBONE):
+            raise ValueError(f"'backbone' (your Keras model file) goes with name {FILE_BACKBONE}, the builder "
+                             "that reads it; give backbone: FILE alone")
+        if self.backbone is not None:
+            given = [f for f in _NOT_WITH_FILE if getattr(self, f) != type(self).model_fields[f].default]
+            if given:
+                raise ValueError(f"'{given[0]}' does not apply to a backbone from a file (it brings its own layers "
+                                 "and weights); remove it")
+        return self
+
     @model_validator(mode="after")
     def _name_or_path(self):
         if (self.name is None) == (self.path is None):
@@ -55,8 +79,8 @@ class ModelSpec(Spec):
             if given:
                 raise ValueError(f"'{given[0]}' does not apply to a model loaded from `path` (it brings its "
                                  "own input size, channels and layers); remove it")
-        elif self.trust_lambda:
-            raise ValueError("'trust_lambda' applies to a model loaded from `path`; remove it")
+        elif self.trust_lambda and self.backbone is None:
+            raise ValueError("'trust_lambda' applies to a model loaded from `path` or `backbone`; remove it")
         return self
 
     @model_validator(mode="after")
@@ -70,6 +94,8 @@ class ModelSpec(Spec):
 
 
 _V2_ONLY = ("depth_multiplier", "kernel_sizes", "expansions")
+FILE_BACKBONE = "keras_file"  # models/file_backbone.py
+_NOT_WITH_FILE = ("weights", "width", "activation", "stem_stride") + _V2_ONLY
 _BUILD_ONLY = ("weights", "width", "input_size", "channels", "activation", "stem_stride", "dropout") + _V2_ONLY
 
 # detector: fields that belong to one head only; the default maps mirror the heads' own

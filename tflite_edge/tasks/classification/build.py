@@ -4,17 +4,7 @@ from __future__ import annotations
 from ... import atomic, compat
 from ...errors import UserInputError
 from ...models import build_classifier
-from ...models.classifier import InputSpec
-
-
-def normalisation(model_spec) -> dict:
-    """mean/std of the recipe, else the backbone's own (a keras application's), else 127.5/127.5."""
-    from ...models import MODELS
-
-    own = MODELS.meta(model_spec.name).get("preprocessing", {}) if model_spec.name else {}
-    mean = model_spec.mean if model_spec.mean is not None else own.get("mean", 127.5)
-    std = model_spec.std if model_spec.std is not None else own.get("std", 127.5)
-    return {"mean": float(mean), "std": float(std)}
+from ...models.classifier import InputSpec, normalisation
 
 
 def input_spec_for(recipe, dataset) -> InputSpec:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ... import atomic, compat
 from ...errors import UserInputError
-from ...models.classifier import InputSpec
+from ...models.classifier import InputSpec, normalisation
 from ..base import FitData, Task
 from .model import build_detector, detector_for
 
@@ -51,7 +51,7 @@ class DetectionTask(Task):
                                  "undefined; annotate more images or give a larger test set")
         if r.model.channels == 1:
             raise UserInputError("model.channels: detectors take RGB images; remove channels or set 3")
-        spec = InputSpec(height=size, width=size, channels=3)
+        spec = InputSpec(height=size, width=size, channels=3, **normalisation(r.model))
         compat.keras().utils.set_random_seed(r.seed)
         model = build_detector(r, spec, d.num_classes)
         atomic.write_text(ctx.path("input_spec.json"), spec.to_json())
