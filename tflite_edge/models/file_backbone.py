@@ -47,7 +47,8 @@ def _renamed(layer):
 
 
 @MODELS.register(NAME, summary="your Keras model as a backbone (model.backbone: FILE): feature maps by stride, "
-                 "its head dropped, its weights kept", preprocessing=file_normalisation)
+                 "its head dropped, its weights kept", preprocessing=file_normalisation,
+                 family="model_file")
 def file_backbone(inputs, spec) -> dict:
     keras = compat.keras()
     source = _load(spec)

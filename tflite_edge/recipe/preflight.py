@@ -95,7 +95,9 @@ def _data(where: str, data) -> None:
             if getattr(data, key):
                 _folder(where, f"data.{key}", getattr(data, key), "give the folder the JSON's file_names are in")
     elif kind == "fashion_mnist" and "path" in data.model_fields_set:
-        _folder(where, "data.path", data.path, "give the folder holding the four Fashion-MNIST *-ubyte.gz files")
+        from ..data.fashion_mnist import HOW_TO_GET
+
+        _folder(where, "data.path", data.path, f"it holds the four Fashion-MNIST *-ubyte.gz files: {HOW_TO_GET}")
 
 
 def _targets(where: str, benchmark) -> None:
