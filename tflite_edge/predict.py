@@ -18,6 +18,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .errors import UserInputError
+from .runtime import dequantize
 from .metadata import DETECTION_NAMES, DETECTION_ROLES, detection_output_roles, parse_labels, read_metadata
 
 # TFLite_Detection_PostProcess writes ymin, xmin, ymax, xmax as ratios of the input size
@@ -67,11 +68,7 @@ class Predictor:
         it.invoke()
         outputs = []
         for d in it.get_output_details():
-            value = it.get_tensor(d["index"])
-            scale, zero_point = d["quantization"]
-            if np.issubdtype(value.dtype, np.integer) and scale:
-                value = (value.astype(np.float32) - zero_point) * scale
-            outputs.append(np.asarray(value, dtype=np.float32))
+            outputs.append(dequantize(it.get_tensor(d["index"]), d))
         return outputs
 
     def classify(self, image, top_k: int) -> List[dict]:
@@ -154,7 +151,7 @@ def open_model(path: Path, labels: Optional[Path] = None, mean: Optional[Sequenc
                std: Optional[Sequence[float]] = None, raw: bool = False, threads: int = 1) -> Predictor:
     """A Predictor for `path`; flags override what the metadata says and stand in where it has none."""
     from .bench.host import check_tflite_file
-    from .bench.host_worker import make_interpreter
+    from .runtime import make_interpreter
 
     path = Path(path)
     if (mean is None) != (std is None):

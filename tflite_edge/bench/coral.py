@@ -30,10 +30,9 @@ def benchmark_coral(model_path, *, device: str | None = None, runs: int = 50, wa
     model_path = Path(model_path)
     _check_arguments(model_path, device, runs, warmup)
     delegate = _load_delegate(device)
-    from .host_worker import random_inputs
-    from .. import compat
+    from ..runtime import interpreter_module, random_inputs
 
-    interpreter_mod = compat.interpreter_module()
+    interpreter_mod = interpreter_module()
     t0 = time.perf_counter_ns()
     try:
         interp = interpreter_mod.Interpreter(model_path=str(model_path), experimental_delegates=[delegate],
@@ -66,14 +65,14 @@ def _load_delegate(device: str | None):
         ctypes.CDLL(EDGETPU_LIBRARY)
     except OSError:
         raise DeviceUnavailable(f"Edge TPU runtime {EDGETPU_LIBRARY} not found; {_INSTALL_HINT}") from None
-    from .. import compat
+    from ..runtime import interpreter_module
 
     options = {"device": device} if device else {}
     # A failed load_delegate leaves a half-built Delegate whose __del__ prints a traceback.
     previous_hook, sys.unraisablehook = sys.unraisablehook, lambda _: None
     try:
         try:
-            return compat.interpreter_module().load_delegate(EDGETPU_LIBRARY, options)
+            return interpreter_module().load_delegate(EDGETPU_LIBRARY, options)
         except (ValueError, RuntimeError, OSError) as e:
             error = _first(e)
         gc.collect()

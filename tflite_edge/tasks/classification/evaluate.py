@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...bench.host_worker import make_interpreter, predict_classes
 from ...data.pipeline import numpy_batches
 from ...gates import check_gates
+from ...runtime import make_interpreter, predict_classes
 
 
 def tflite_predict(model_path, batches, threads: int = 2) -> np.ndarray:
