@@ -153,11 +153,9 @@ def cmd_convert(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import BenchOptions, run_targets
     from .bench.host import check_tflite_file
+    from .bench.record import BenchRecord
 
-    options = BenchOptions(threads=tuple(args.threads), runs=args.runs, warmup=args.warmup,
-                           warmup_min_s=args.warmup_min_secs, processes=args.processes,
-                           delegates=tuple(d for d in args.delegates.split(",") if d),
-                           android_binary=args.benchmark_binary, engine=args.engine)
+    options = BenchOptions.from_args(args)
 
     results, failed = [], set()
     for model in args.models:
@@ -166,7 +164,7 @@ def cmd_bench(args) -> int:
         for target, records in run_targets(args.target, Path(model), options).items():
             if isinstance(records, EdgeError):  # one target failing does not stop the others
                 failed.add(records.exit_code)
-                results.append({"model": model, "target": target, "error": str(records)})
+                results.append(BenchRecord(model=model, target=target, error=str(records)).to_dict())
                 print(f"error: {one_line(records)}", file=sys.stderr)
                 continue
             results.extend({"model": model, **rec} for rec in records)

@@ -2,8 +2,8 @@
 
 Run in a fresh subprocess by bench/host.py (clean peak-memory numbers; a crashing model cannot take
 the run down) and on SSH boards (where tflite-edge is installed), so it imports only the standard
-library, numpy and tflite_edge.runtime (an interpreter: ai_edge_litert, or tflite_runtime where
-that is what a board has).
+library, numpy, tflite_edge.runtime (an interpreter: ai_edge_litert, or tflite_runtime where
+that is what a board has) and the record it prints (tflite_edge.bench.record).
 
     python -m tflite_edge.bench.host_worker --model m.tflite --threads 1 --runs 50 --warmup 5
 """
@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from tflite_edge.bench.record import BenchRecord, latency_stats
 from tflite_edge.runtime import make_interpreter, predict_classes, random_inputs
 
 
@@ -63,20 +64,6 @@ def steal_percent(before, after):
     if before is None or after is None or after[1] <= before[1]:
         return None
     return round(100.0 * (after[0] - before[0]) / (after[1] - before[1]), 2)
-
-
-def latency_stats(times_ms) -> dict:
-    """Percentiles, mean and spread of invocation times (ms): the report's latency fields."""
-    times = np.asarray(times_ms, np.float64)
-    return {
-        "latency_ms_p5": float(np.percentile(times, 5)),
-        "latency_ms_p50": float(np.percentile(times, 50)),
-        "latency_ms_p90": float(np.percentile(times, 90)),
-        "latency_ms_p95": float(np.percentile(times, 95)),
-        "latency_ms_p99": float(np.percentile(times, 99)),
-        "latency_ms_mean": float(times.mean()), "latency_ms_std": float(times.std()),
-        "latency_ms_min": float(times.min()), "latency_ms_max": float(times.max()),
-    }
 
 
 def time_invocations(interp, runs: int, warmup: int, warmup_min_s: float = 0.0, samples: bool = False) -> dict:
@@ -154,9 +141,8 @@ def measure(model_path: str, threads: int, runs: int, warmup: int, pin: bool = F
         pinning = pin_threads(_thread_ids() - before)
     timing = time_invocations(interp, runs, warmup, warmup_min_s, samples)
     peak_mb = rss_mb()
-    return {"threads": threads, "delegate": delegate, **timing, "init_ms": init_ms,
-            "peak_memory_mb": peak_mb, "model_memory_mb": max(0.0, peak_mb - base_mb),
-            "thread_pinning": pinning}
+    return BenchRecord(threads=threads, delegate=delegate, **timing, init_ms=init_ms, peak_memory_mb=peak_mb,
+                       model_memory_mb=max(0.0, peak_mb - base_mb), thread_pinning=pinning).to_dict()
 
 
 def main(argv=None) -> int:
