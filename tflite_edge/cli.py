@@ -86,12 +86,12 @@ def cmd_report(args) -> int:
 def cmd_list(args) -> int:
     from .bench import TARGETS
     from .data import DATASETS
-    from .export import CONVERTERS
+    from .formats import FORMATS
     from .models import MODELS
     from .models.detection import DETECTORS
 
     for title, reg in (("models", MODELS), ("detectors", DETECTORS), ("datasets", DATASETS),
-                       ("formats", CONVERTERS), ("targets", TARGETS)):
+                       ("formats", FORMATS), ("targets", TARGETS)):
         print(f"{title}:")
         for name in reg.names():
             print(f"  {name:<20} {reg.meta(name).get('summary', '')}")
@@ -124,7 +124,8 @@ def _calibration_from_dir(folder: Path, input_spec, limit: int):
 
 
 def cmd_convert(args) -> int:
-    from .export import CONVERTERS, NEEDS_CALIBRATION, convert_formats, write_artifact
+    from .export import CONVERTERS, convert_formats, write_artifact
+    from .formats import NEEDS_CALIBRATION
     from .model_io import load_keras_model
     from .models.classifier import InputSpec
 

@@ -125,7 +125,8 @@ class DetectionTask(Task):
     def export(self, ctx, model) -> list:
         """Every format twice: with the postprocess op (4 outputs, with TFLite Model Metadata) and raw
         (cut before it; two bare outputs the metadata schema has no detector layout for)."""
-        from ...export import NEEDS_CALIBRATION, edgetpu_extras, model_info, write_artifact
+        from ...export import edgetpu_extras, model_info, write_artifact
+        from ...formats import NEEDS_CALIBRATION
         from ...metadata import add_metadata
         from .export import postprocess_converter, serving_export
 
