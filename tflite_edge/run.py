@@ -20,7 +20,7 @@ from .recipe import Recipe, recipe_to_yaml, stages_for
 
 # stage name -> "module:function"; the YAML key, the module and the function share the name.
 STAGE_FUNCTIONS = {
-    "search": "tflite_edge.search:search",  # only when the recipe has `search:` (recipe.stages_for)
+    "search": "tflite_edge.search.stage:search",  # only when the recipe has `search:` (recipe.stages_for)
     "build": "tflite_edge.build:build",
     "train": "tflite_edge.train:train",
     "optimize": "tflite_edge.optimize:optimize",
