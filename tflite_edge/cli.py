@@ -58,14 +58,15 @@ def cmd_run(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / recipe.name
     from .run import run_recipe
 
+    from .tasks import task_for
+
     rep = run_recipe(recipe, out, from_stage=args.from_stage)
     print(f"report: {out / 'report.json'}  ({out / 'report.md'})")
+    task = task_for(recipe)
     for a in rep["artifacts"]:
         host = a["benchmark"].get("host", {})
         p50 = host.get("latency_ms_p50")
-        score = (f"mAP@.5 {a['map50']:.4f}" if rep.get("task") == "detection" else
-                 f"acc {100 * a['accuracy']:.2f}%")
-        print(f"  {a['name']:<32} {a['size_bytes']:>10,} B  {score}"
+        print(f"  {a['name']:<32} {a['size_bytes']:>10,} B  {task.artifact_score_text(a)}"
               + (f"  p50 {p50:.3f} ms" if p50 is not None else ""))
     return 0
 

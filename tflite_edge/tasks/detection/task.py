@@ -113,6 +113,9 @@ class DetectionTask(Task):
     def score_text(self, m: dict) -> str:
         return f"mAP@.5 {m['map50']:.4f}"
 
+    def artifact_score_text(self, artifact: dict) -> str:
+        return f"mAP@.5 {artifact['map50']:.4f}"
+
     # ---- convert
     def calibration_images(self, ctx) -> np.ndarray:
         from ...data.detection import load_images
