@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import EdgeError
+from ..errors import EdgeError, one_line
 
 
 def main(argv=None) -> int:
@@ -16,8 +16,6 @@ def main(argv=None) -> int:
     w.add_argument("run_dir", type=Path, help="the chief's run directory (--out of its run)")
     w.add_argument("--connect-timeout", type=float, default=120.0, help="seconds to wait for the chief")
     args = parser.parse_args(argv)
-    from ..cli import one_line
-
     try:
         from .stage import run_worker
 
