@@ -143,11 +143,10 @@ def test_unreachable_target_fails_before_the_first_trial(tmp_path):
 
 
 def test_failed_trial_is_recorded_and_the_best_feeds_build(tmp_path, monkeypatch):
-    from tflite_edge.build import build
     from tflite_edge.models import build_classifier
     from tflite_edge.models.classifier import InputSpec
     from tflite_edge.recipe import ModelSpec
-    from tflite_edge.run import RunContext, plan
+    from tflite_edge.run import RunContext, plan, stage_function
     from tflite_edge.search import stage as search, trial
 
     real = trial.measure_trial
@@ -176,7 +175,7 @@ def test_failed_trial_is_recorded_and_the_best_feeds_build(tmp_path, monkeypatch
     assert pareto["front"] == ["1"] and {t["trial_id"] for t in pareto["trials"]} == {"0", "1"}
     assert (run_dir / "search/pareto.png").read_bytes()[:4] == b"\x89PNG"
 
-    built = build(ctx)  # `build` reads the search stage's output in place of recipe.model
+    built = stage_function("build", recipe)(ctx)  # `build` reads the search stage's output in place of recipe.model
     spec = ModelSpec.model_validate(out["model"])
     assert spec.model_dump(mode="json") == best["model"] and spec.width in (0.25, 0.35)
     assert built["params"] == build_classifier(spec, InputSpec(16, 16, 3), 4).count_params()

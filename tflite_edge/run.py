@@ -19,17 +19,29 @@ from .errors import GateFailed, UserInputError
 from .recipe import Recipe, recipe_to_yaml, stages_for
 
 # stage name -> "module:function"; the YAML key, the module and the function share the name.
+# TASK_STAGE: the stage is the task's own method of that name (Task.build, Task.evaluate).
+TASK_STAGE = "task"
 STAGE_FUNCTIONS = {
     "search": "tflite_edge.search.stage:search",  # only when the recipe has `search:` (recipe.stages_for)
-    "build": "tflite_edge.build:build",
+    "build": TASK_STAGE,
     "train": "tflite_edge.train:train",
     "optimize": "tflite_edge.optimize:optimize",
     "convert": "tflite_edge.convert:convert",
-    "evaluate": "tflite_edge.evaluate:evaluate",
+    "evaluate": TASK_STAGE,
     "benchmark": "tflite_edge.benchmark:benchmark",
     "report": "tflite_edge.report:report",
 }
 MANIFEST = "manifest.json"
+
+
+def stage_function(stage: str, recipe: Recipe):
+    """The function that runs `stage` for `recipe`: a stage module's, or the task's own method."""
+    if STAGE_FUNCTIONS[stage] == TASK_STAGE:
+        from .tasks import task_for
+
+        return getattr(task_for(recipe), stage)
+    module, func = STAGE_FUNCTIONS[stage].split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def recipe_digest(recipe: Recipe) -> str:
@@ -162,10 +174,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, from_stage: Optional[str] = None, 
         if recipe.train.deterministic:
             enable_determinism()
     for stage in todo:
-        module, func = STAGE_FUNCTIONS[stage].split(":")
         log(f"[{stage}]")
         t0 = time.monotonic()
-        outputs = getattr(importlib.import_module(module), func)(ctx)
+        outputs = stage_function(stage, recipe)(ctx)
         manifest["stages"][stage] = {"done": True, "seconds": time.monotonic() - t0, "outputs": outputs}
         atomic.write_json(run_dir / MANIFEST, manifest)
     if until is not None:
