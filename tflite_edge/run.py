@@ -131,22 +131,6 @@ def plan(recipe: Recipe, run_dir: Path, from_stage: Optional[str]) -> tuple[dict
     return manifest, list(stages[start:])
 
 
-def run_teacher_recipes(recipe: Recipe, run_dir: Path, log=print, _chain: tuple = ()) -> None:
-    """Run or resume each `teacher.sources[].recipe` up to its train stage, beside `run_dir`."""
-    from .teacher_recipes import teacher_recipes, teacher_run_dir
-
-    for i, teacher in teacher_recipes(recipe):
-        if teacher.name in _chain + (recipe.name,):
-            raise UserInputError(f"teacher.sources[{i}].recipe: '{teacher.name}' teaches itself through "
-                                 f"{' -> '.join(_chain + (recipe.name, teacher.name))}; break the circle")
-        folder = teacher_run_dir(run_dir, teacher)
-        log(f"[teacher {teacher.name}: {folder}]")
-        try:
-            run_recipe(teacher, folder, log=log, until="train", _chain=_chain + (recipe.name,))
-        except UserInputError as e:
-            raise UserInputError(f"teacher.sources[{i}].recipe ({folder}): {e}") from None
-
-
 def run_recipe(recipe: Recipe, run_dir: Path, from_stage: Optional[str] = None, log=print,
                until: Optional[str] = None, _chain: tuple = ()) -> Optional[dict]:
     """Run (or resume) the recipe into `run_dir`; returns the final report dict.
@@ -160,7 +144,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, from_stage: Optional[str] = None, 
     if until is not None:
         todo = [s for s in todo if stages_for(recipe).index(s) <= stages_for(recipe).index(until)]
     if {"train", "optimize"} & set(todo):  # the stages that distil: their teachers first
-        run_teacher_recipes(recipe, run_dir, log, _chain)
+        from .distill import run_teacher_recipes
+
+        run_teacher_recipes(recipe, run_dir, run_recipe, log, _chain)
     atomic.remove_partials(run_dir)  # a kill -9 mid-write leaves its temporary file behind
     atomic.write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
     ctx = RunContext(recipe, run_dir, manifest, log)
