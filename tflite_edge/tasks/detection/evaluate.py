@@ -49,17 +49,12 @@ def tflite_detections(path, variant: str, det, split, input_spec, spec) -> list:
 
 
 def _gates(spec, keras_map50, results) -> list:
-    from ...gates import check_gates
+    from ...gates import at_least, at_most_drop, edgetpu_gates
 
-    gates = check_gates(spec, 0.0, results)  # only the Edge TPU gate applies: accuracy gates are refused
-    if spec.min_keras_map50 is not None:
-        gates.append({"name": "min_keras_map50", "value": keras_map50, "threshold": spec.min_keras_map50,
-                      "passed": keras_map50 >= spec.min_keras_map50})
-    if spec.max_map50_drop is not None:
-        for a in results:
-            drop = keras_map50 - a["map50"]
-            gates.append({"name": f"max_map50_drop[{a['name']}]", "value": drop, "threshold": spec.max_map50_drop,
-                          "passed": drop <= spec.max_map50_drop + 1e-12})
+    gates = [g for a in results for g in edgetpu_gates(spec, a)]
+    gates += at_least("min_keras_map50", keras_map50, spec.min_keras_map50)
+    for a in results:
+        gates += at_most_drop(f"max_map50_drop[{a['name']}]", keras_map50, a["map50"], spec.max_map50_drop)
     return gates
 
 
