@@ -46,7 +46,8 @@ def convert_model(model, formats: Sequence[str], out: Union[str, Path], calibrat
                   name: Optional[str] = None, trust_lambda: bool = False,
                   log: Callable = print) -> List[dict]:
     """Write `NAME_FORMAT.tflite` into `out` for every format; returns one dict per artifact."""
-    from .export import CONVERTERS, NEEDS_CALIBRATION, artifact_name, convert_formats, write_artifact
+    from .export import CONVERTERS, artifact_name, convert_formats, write_artifact
+    from .formats import NEEDS_CALIBRATION
     from .model_io import model_normalisation
     from .metadata import ModelInfo, add_metadata
     from .progress import steps

@@ -8,7 +8,7 @@ from .reporting import latency_rows
 
 
 def report(ctx) -> dict:
-    from .bench.plot import plot_latency
+    from .plots import plot_latency
     from .report_html import write_report_html
     from .tasks import task_for
 

@@ -58,6 +58,11 @@ class ClassificationTask(Task):
     def score_text(self, m: dict) -> str:
         return f"accuracy {m['accuracy']:.4f}"
 
+    def artifact_score_text(self, artifact: dict) -> str:
+        return f"acc {100 * artifact['accuracy']:.2f}%"
+
+    distils_from_given_model = True
+
     def test_accuracy(self, ctx, model):
         from .evaluate import test_accuracy
         return test_accuracy(ctx, model)
