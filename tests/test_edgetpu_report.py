@@ -95,3 +95,42 @@ def test_one_corrupt_model_message_everywhere(tiny_run, tmp_path):
         assert proc.returncode == 2, proc.stderr
         said.add(proc.stderr.strip())
     assert len(said) == 1 and said.pop().startswith(f"error: {cut}: truncated or corrupt TFLite model")
+
+
+def test_compiled_model_is_named_as_coral_names_it(tiny_run, tmp_path, monkeypatch):
+    """A stand-in compiler (the real one is x86-64 only and not installable here) writes
+    OUT/STEM_edgetpu.tflite as the real one does; the run keeps it as NAME_edgetpu.tflite."""
+    from pathlib import Path
+
+    from tflite_edge.export import edgetpu_extras
+
+    _, run_dir, report = tiny_run
+    ready = _artifact(report, "edgetpu")
+    (tmp_path / "artifacts").mkdir()
+    (tmp_path / ready["path"]).write_bytes((run_dir / ready["path"]).read_bytes())
+    golden = Path(__file__).parent / "golden" / "edgetpu_compiler" / "v16_delegate_search_all_mapped.txt"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "edgetpu_compiler"
+    fake.write_text('#!/bin/sh\nfor a; do model="$a"; done\nout="$3/$(basename "$model" .tflite)_edgetpu.tflite"\n'
+                    'cp "$model" "$out"\n'
+                    f'sed "s#^Output model: .*#Output model: $out#" {golden}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+
+    class Ctx:
+        run_dir = tmp_path
+
+        @staticmethod
+        def path(rel):
+            return (tmp_path / rel).resolve()
+
+        @staticmethod
+        def log(*args):
+            pass
+
+    art = dict(ready)
+    extra = edgetpu_extras(Ctx, art)
+    assert [e["name"] for e in extra] == ["tiny_edgetpu"] and extra[0]["path"] == "artifacts/tiny_edgetpu.tflite"
+    assert sorted(p.name for p in (tmp_path / "artifacts").glob("*.tflite")) == ["tiny_edgetpu.tflite",
+                                                                                  "tiny_edgetpu_ready.tflite"]

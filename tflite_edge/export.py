@@ -101,7 +101,7 @@ def _edgetpu(conv, calibration):
 def artifact_name(stem: str, fmt: str) -> str:
     """`STEM_FORMAT`; the Edge TPU-ready artifact is `STEM_edgetpu_ready`, so that it is not taken for
     a compiled model: Coral names those `..._edgetpu.tflite` (`compiled_name`)."""
-    return f"{stem}_edgetpu_ready" if fmt == "edgetpu" else f"{stem}_{fmt}"
+    return f"{stem}_{FORMATS.get(fmt).suffix}"
 
 
 def compiled_name(stem: str) -> str:
@@ -228,13 +228,14 @@ def edgetpu_extras(ctx, art: dict) -> list:
         art["edgetpu_compiler"] = "not installed (see converters/README.md); compiled model not produced"
         return []
     log = compile_model(ctx.path(art["path"]), ctx.path("artifacts"))
-    compiled = Path(log["output_path"]) if log.get("output_path") else None
+    # the log names the output as the compiler was given it: it lies in the -o folder
+    compiled = ctx.path("artifacts") / Path(log["output_model"]).name if log.get("output_model") else None
     art["edgetpu_compiler"] = log
     if compiled is None or not compiled.is_file():
         return []
     # the compiler appends _edgetpu to NAME_edgetpu_ready: the run's compiled model is NAME_edgetpu
-    name = compiled_name(art["name"][:-len("_edgetpu_ready")] if art["name"].endswith("_edgetpu_ready")
-                         else art["name"])
+    ready = "_" + FORMATS.get("edgetpu").suffix
+    name = compiled_name(art["name"][:-len(ready)] if art["name"].endswith(ready) else art["name"])
     target = compiled.with_name(f"{name}.tflite")
     compiled.replace(target)
     data = target.read_bytes()

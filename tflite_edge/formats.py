@@ -25,6 +25,11 @@ class Format:
     needs_calibration: bool = False  # integer formats: the converter needs representative images
     static_batch: bool = False       # the artifact's batch is fixed to 1 (the Edge TPU refuses dynamic shapes)
     tasks: Tuple[str, ...] = BOTH    # the tasks whose export writes this format
+    artifact_suffix: str = ""        # NAME_SUFFIX.tflite; empty: the format's name
+
+    @property
+    def suffix(self) -> str:
+        return self.artifact_suffix or self.name
 
 
 # In the recipe's order (`tflite-edge list` sorts by name).
@@ -38,7 +43,9 @@ DECLARED = (
     Format("int16x8", "int16 activations, int8 weights (accuracy-sensitive models)", needs_calibration=True,
            tasks=("classification",)),  # not offered for detectors (their postprocess op is int8/float)
     Format("edgetpu", "Edge TPU-ready: full int8, uint8 I/O, static batch 1 (then edgetpu_compiler when "
-                      "installed)", needs_calibration=True, static_batch=True),
+                      "installed)", needs_calibration=True, static_batch=True,
+           # not NAME_edgetpu.tflite: Coral names a *compiled* model so (export.compiled_name)
+           artifact_suffix="edgetpu_ready"),
 )
 FORMAT_NAMES = tuple(f.name for f in DECLARED)
 FORMATS = Registry("format")

@@ -34,6 +34,8 @@ def keras_predict(model, batches) -> np.ndarray:
 
 
 def evaluate(ctx) -> dict:
+    from ...progress import steps
+
     d, spec = ctx.dataset, ctx.input_spec
     labels = np.asarray(d.test_y)
     model = ctx.load_model(ctx.outputs("optimize")["model"])
@@ -47,8 +49,11 @@ def evaluate(ctx) -> dict:
         keras_pred = keras_predict(model, numpy_batches(d.test_x, d, spec))
     keras_acc = float(np.mean(keras_pred == labels))
     results, preds = [], {}
-    for art in ctx.outputs("convert")["artifacts"]:
+    artifacts = ctx.outputs("convert")["artifacts"]
+    progress = steps(len(artifacts), "evaluate")  # a bar on a terminal: each artifact runs the test split
+    for art in artifacts:
         if art.get("runs_on") == "coral":  # compiled for the Edge TPU: not runnable on the host
+            progress.advance(art["name"])
             continue
         pred = preds[art["format"]] = tflite_predict(ctx.path(art["path"]), numpy_batches(d.test_x, d, spec))
         results.append({"name": art["name"], "format": art["format"], "edgetpu_check": art.get("edgetpu_check"),
@@ -56,6 +61,8 @@ def evaluate(ctx) -> dict:
                         "agreement_with_keras": float(np.mean(pred == keras_pred))})
         ctx.log(f"  {art['name']}: accuracy {results[-1]['accuracy']:.4f}, "
                 f"agreement {results[-1]['agreement_with_keras']:.4f}")
+        progress.advance(art["name"])
+    progress.close()
     gates = accuracy_gates(ctx.recipe.evaluate, keras_acc, results)
     out = {"keras": {"accuracy": keras_acc, "test_samples": int(len(labels))}, "artifacts": results, "gates": gates}
     if ctx.recipe.adaptive is not None:
