@@ -15,7 +15,7 @@ from .base import FitData, Task
 # task name (recipe.task) -> "module:class"; a new task registers here, implements Task, and
 # keeps its recipe rules in PACKAGE/rules.py (`check(recipe)`, TensorFlow-free: the schema runs it).
 TASKS = {
-    "classification": "tflite_edge.tasks.classification:ClassificationTask",
+    "classification": "tflite_edge.tasks.classification.task:ClassificationTask",
     "detection": "tflite_edge.tasks.detection.task:DetectionTask",
 }
 TASK_NAMES = tuple(TASKS)
