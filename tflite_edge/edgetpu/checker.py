@@ -187,6 +187,10 @@ def _verdict(report: dict) -> tuple[str, str]:
         return "not_compilable", "the compiler will stop: " + "; ".join(report["blockers"])
     if total and on_tpu == total:
         return "all_on_tpu", f"all {total} operations will run on the Edge TPU"
+    # what sends operations to the CPU, named in the verdict (partition: a consequence, not a cause)
+    why = "; ".join(f"{c['rule']} ({', '.join(c['op_types'][:3]) or 'model'})" for c in report["causes"]
+                    if c["rule"] != "partition")
+    why = f"; on the CPU because of {why}" if why else ""
     if on_tpu == 0:
-        return "all_on_cpu", f"none of the {total} operations will run on the Edge TPU"
-    return "partial", f"{on_tpu} of {total} operations on the Edge TPU, {total - on_tpu} on the CPU"
+        return "all_on_cpu", f"none of the {total} operations will run on the Edge TPU{why}"
+    return "partial", f"{on_tpu} of {total} operations on the Edge TPU, {total - on_tpu} on the CPU{why}"

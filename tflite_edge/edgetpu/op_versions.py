@@ -67,18 +67,24 @@ RUNTIME: dict[str, tuple[str, ...]] = {
 
 # (op, version) -> what in the model asks for it (op_version.cc), where that is one feature
 FEATURES: dict[tuple[str, int], str] = {
+    ("ADD", 4): "int64 tensors",
     ("CONV_2D", 6): "a grouped convolution (Conv2D with groups > 1)",
     ("CONV_2D", 7): "int4 weights",
+    ("CONV_2D", 8): "int16 activations with a quantized bias",
     ("DEPTHWISE_CONV_2D", 7): "int4 weights",
+    ("DEQUANTIZE", 5): "per-channel int8 dequantization",
     ("FULLY_CONNECTED", 10): "int4 weights",
+    ("FULLY_CONNECTED", 11): "int16 activations with a quantized bias",
+    ("FULLY_CONNECTED", 12): "per-channel dynamic-range (hybrid) weights",
+    ("FULLY_CONNECTED", 13): "int16 activations with int4 weights",
+    ("MUL", 5): "int64 tensors",
+    ("MUL", 6): "complex64 tensors",
+    ("PAD", 4): "an input of more than 4 dimensions",
+    ("QUANTIZE", 3): "per-channel quantization of a tensor",
+    ("STRIDED_SLICE", 6): "an ellipsis or new-axis mask",
     ("TRANSPOSE_CONV", 4): "a fused activation function (Conv2DTranspose followed by its activation)",
-    ("QUANTIZE", 3): "per-channel or int16 quantization of a tensor",
-    ("DEQUANTIZE", 5): "per-channel or float16 dequantization",
-    ("ADD", 4): "int16 activations with broadcasting",
-    ("MUL", 5): "int16 activations (16x8 quantization)",
-    ("PAD", 4): "int16 activations (16x8 quantization)",
-    ("STRIDED_SLICE", 6): "a string or int16 tensor",
-    ("UNIDIRECTIONAL_SEQUENCE_LSTM", 4): "int16 activations (16x8 quantization)",
+    ("TRANSPOSE_CONV", 5): "int16 activations with a quantized bias",
+    ("UNIDIRECTIONAL_SEQUENCE_LSTM", 4): "diagonal recurrent tensors",
 }
 
 
@@ -110,7 +116,7 @@ def version_problem(op: str, version: int, code: int) -> Optional[str]:
     if limit is None or version <= limit:
         return None
     runtime = runtime_needed(op, version)
-    needs = f"TFLite {runtime}" if runtime else "a TFLite runtime newer than the table"
+    needs = f"TFLite {runtime}" if runtime else "a TFLite runtime newer than those the table lists"
     feature = FEATURES.get((op, version))
     return (f"{op} version {version} needs {needs}; the compiler (TF 2.5) reads up to version {limit} and "
             f"stops with \"Didn't find op for builtin opcode '{op}' version '{version}'\""
