@@ -49,7 +49,9 @@ def build_section(ctx, ev: dict, bench: dict) -> dict:
         entry = {k: v for k, v in row.items() if k not in ("sweep", "exit_counts")}
         entry["exit_counts"] = row["exit_counts"]
         if row["format"] != "keras":
-            entry["full_model"] = f"{ctx.recipe.name}_{row['format']}"
+            from ..export import artifact_name
+
+            entry["full_model"] = artifact_name(ctx.recipe.name, row["format"])
             entry["latency"] = _latency(row, entry["full_model"], bench)
         else:
             entry["sweep"] = row["sweep"]
