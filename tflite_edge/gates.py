@@ -17,6 +17,10 @@ def check_gates(spec, keras_acc: float, artifacts: list) -> list:
             gates.append({"name": f"min_agreement[{a['name']}]", "value": a["agreement_with_keras"],
                           "threshold": spec.min_agreement,
                           "passed": a["agreement_with_keras"] >= spec.min_agreement})
+        mixed = a.get("mixed")
+        if mixed is not None:  # the search's own bound, on the validation split
+            gates.append({"name": f"mixed_max_accuracy_drop[{a['name']}]", "value": mixed["val_accuracy_drop"],
+                          "threshold": mixed["max_accuracy_drop"], "passed": bool(mixed["met"])})
         check = a.get("edgetpu_check")
         if check is not None and spec.edgetpu_max_cpu_ops is not None:
             gates.append({"name": f"edgetpu_max_cpu_ops[{a['name']}]", "value": check["on_cpu"],

@@ -37,3 +37,4 @@ class BenchOptions:
     android_binary: Optional[str] = None       # LiteRT benchmark_model for the device (android_bench/)
     eval_set: Optional[str] = None             # ssh only: .npz {x, y} so accuracy is measured on the board
     engine: str = LITERT_TOOL                  # host only: HOST_ENGINES; the tool falls back to the worker
+    profile: bool = False                      # per-op profile beside the timing (host, android)

@@ -9,6 +9,7 @@ from .adaptive import AdaptiveSpec
 from .artifacts import BenchmarkSpec, ConvertSpec, EvaluateSpec
 from .base import Spec, short_repr
 from .data import DETECTION_DATASETS, DataSpec
+from .mixed import check_mixed
 from .model import SSD_DEFAULT_MAPS, YOLO_DEFAULT_MAPS, DetectorSpec, ModelSpec
 from .optimize import OptimizeStep, step_tag
 from .search import SearchSpec
@@ -66,6 +67,7 @@ class Recipe(Spec):
         _check_task(self)
         _check_search(self)
         _check_adaptive(self)
+        check_mixed(self)
         return self
 
 

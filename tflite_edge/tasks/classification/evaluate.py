@@ -42,7 +42,8 @@ def evaluate(ctx) -> dict:
         pred = preds[art["format"]] = tflite_predict(ctx.path(art["path"]), numpy_batches(d.test_x, d, spec))
         results.append({"name": art["name"], "format": art["format"], "edgetpu_check": art.get("edgetpu_check"),
                         "accuracy": float(np.mean(pred == labels)),
-                        "agreement_with_keras": float(np.mean(pred == keras_pred))})
+                        "agreement_with_keras": float(np.mean(pred == keras_pred)),
+                        **({"mixed": art["mixed"]} if "mixed" in art else {})})
         ctx.log(f"  {art['name']}: accuracy {results[-1]['accuracy']:.4f}, "
                 f"agreement {results[-1]['agreement_with_keras']:.4f}")
     gates = check_gates(ctx.recipe.evaluate, keras_acc, results)
