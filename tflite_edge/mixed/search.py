@@ -111,6 +111,7 @@ class MixedSearch:
         return probs, acc, err
 
     def evaluate(self, plan: Dict[str, str], label: str, timed: bool = True) -> Candidate:
+        plan = {u.name: plan.get(u.name, "float32") for u in self.units}  # units not named stay float
         key = self._key(plan)
         if key in self._by_plan and (not timed or self._by_plan[key].latency_ms is not None):
             return self._by_plan[key]
@@ -156,8 +157,12 @@ class MixedSearch:
                 units.append(unit)
         return units
 
+    def allowed(self, c: Candidate) -> bool:
+        """Only precisions the recipe allows (the all-float32 reference is always scored)."""
+        return c.error is None and all(p in self.precisions for p in c.plan.values())
+
     def feasible(self, c: Candidate) -> bool:
-        return c.error is None and c.drop is not None and c.drop <= self.bound + 1e-12
+        return self.allowed(c) and c.drop is not None and c.drop <= self.bound + 1e-12
 
     def budget_left(self) -> bool:
         return sum(1 for c in self.candidates if c.latency_ms is not None) < self.max_candidates
@@ -186,7 +191,7 @@ class MixedSearch:
                  for s in sensitivity}
         feasible = [c for c in uniform.values() if self.feasible(c) and c.latency_ms is not None]
         current = (min(feasible, key=lambda c: c.latency_ms) if feasible
-                   else max((c for c in uniform.values() if c.error is None), key=lambda c: c.val_accuracy))
+                   else max((c for c in uniform.values() if self.allowed(c)), key=lambda c: c.val_accuracy))
         improved = True
         while improved and self.budget_left():
             improved = False
@@ -223,7 +228,7 @@ class MixedSearch:
         front = pareto_ids(self.candidates)
         for c in self.candidates:
             c.pareto = c.id in front
-        timed = [c for c in self.candidates if c.latency_ms is not None and c.error is None]
+        timed = [c for c in self.candidates if c.latency_ms is not None and self.allowed(c)]
         ok = [c for c in timed if self.feasible(c)]
         chosen = min(ok, key=lambda c: c.latency_ms) if ok else (
             min(timed, key=lambda c: c.drop) if timed else None)
