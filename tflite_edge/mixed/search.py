@@ -31,6 +31,7 @@ import numpy as np
 
 from .engine import PRECISIONS, MixedQuantizer, PrecisionError, Unit, op_units, plan_summary
 
+SLOW_PRECISION = 4.0  # uniform plan this many times the fastest: its precision only wins accuracy back
 LOWER = {"float32": ("int16x8", "int8"), "int16x8": ("int8",), "int8": ()}
 HIGHER = {"int8": ("int16x8", "float32"), "int16x8": ("float32",), "float32": ()}
 
@@ -176,8 +177,10 @@ class MixedSearch:
             self.log(f"  mixed: all {p}: val {c.val_accuracy if c.val_accuracy is not None else float('nan'):.4f}, "
                      f"{c.latency_ms if c.latency_ms is not None else float('nan'):.4f} ms")
         fastest = min((c.latency_ms for c in uniform.values() if c.latency_ms), default=None)
-        for p, c in uniform.items():  # a precision whose kernels are slow here is kept for accuracy only
-            if p != "float32" and c.latency_ms and fastest and c.latency_ms > 1.5 * fastest:
+        for p, c in uniform.items():  # a precision without fast kernels here is kept for accuracy only
+            # (int16x8 on XNNPACK-less kernels: 60-100x); a 2x slower uniform int8 can still win
+            # per block, so it stays in the speed moves
+            if p != "float32" and c.latency_ms and fastest and c.latency_ms > SLOW_PRECISION * fastest:
                 self.slow.add(p)
                 self.notes.append(f"all {p} is {c.latency_ms / fastest:.1f}x the fastest uniform plan on this "
                                   f"target: {p} is tried only to win back accuracy")
