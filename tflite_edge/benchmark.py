@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bench import BenchOptions, run_targets
+from .bench.record import BenchRecord
 from .errors import EdgeError
 
 
@@ -27,10 +28,7 @@ def write_eval_set(ctx, limit: int) -> str:
 def benchmark(ctx) -> dict:
     b = ctx.recipe.benchmark
     needs_eval = any(t.split(":")[0] == "ssh" for t in b.targets)
-    options = BenchOptions(threads=tuple(b.threads), runs=b.runs, warmup=b.warmup, warmup_min_s=b.warmup_min_s,
-                           processes=b.processes, profile=b.profile,
-                           delegates=tuple(b.delegates), android_binary=b.android_binary, engine=b.engine,
-                           eval_set=write_eval_set(ctx, b.eval_samples) if needs_eval else None)
+    options = BenchOptions.from_recipe(b, write_eval_set(ctx, b.eval_samples) if needs_eval else None)
     results = {}
     convert = ctx.outputs("convert")
     # adaptive: cascade segments are timed like artifacts; the report adds them up per exit
@@ -41,7 +39,7 @@ def benchmark(ctx) -> dict:
         for target, records in run_targets(targets, ctx.path(art["path"]), options).items():
             if isinstance(records, EdgeError):
                 ctx.log(f"  {art['name']} on {target}: {records}")
-                per_target[target] = {"target": target, "error": str(records)}
+                per_target[target] = BenchRecord(target=target, error=str(records)).to_dict()
                 continue
             # The first thread count is the headline; the full sweep is kept beside it.
             per_target[target] = dict(records[0], sweep=records) if len(records) > 1 else records[0]

@@ -27,7 +27,7 @@ def add_choices(ctx, rep: dict) -> None:
 
 
 def report(ctx) -> dict:
-    from .bench.plot import plot_latency
+    from .plots import plot_latency
     from .report_html import write_report_html
     from .tasks import task_for
 

@@ -1,7 +1,7 @@
 """Benchmark targets. A target string is KIND or KIND:ARG (android:SERIAL, ssh:USER@HOST, coral:usb).
 
 Each registered runner has the signature `(model_path, arg, options) -> list[dict]` and returns one
-record per configuration with the host fields (latency_ms_p50, latency_ms_p90, ... see host_worker).
+row per configuration: a `bench.record.BenchRecord` as its dict (latency_ms_p50, init_ms, ...).
 The options and their defaults live in `bench/options.py` (re-exported here), so the target modules
 never import this package back.
 """

@@ -41,26 +41,10 @@ def _validation(ctx, limit: int):
 
 def scores(model_path: str, images: np.ndarray, batch: int = 64, threads: int = 1) -> np.ndarray:
     """Float output scores of a classifier .tflite for preprocessed float images."""
-    from ..bench.host_worker import make_interpreter, quantize_input
+    from ..runtime import make_interpreter, predict_scores
 
     interp, _ = make_interpreter(model_path, threads)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    fixed = inp["shape_signature"][0] == 1 if "shape_signature" in inp else True
-    step = 1 if fixed else batch
-    chunks = []
-    for i in range(0, len(images), step):
-        x = images[i:i + step]
-        if not fixed:
-            interp.resize_tensor_input(inp["index"], [len(x), *inp["shape"][1:]])
-            interp.allocate_tensors()
-        interp.set_tensor(inp["index"], quantize_input(x, inp))
-        interp.invoke()
-        y = interp.get_tensor(out["index"])
-        if np.issubdtype(y.dtype, np.integer):
-            scale, zero = out["quantization"]
-            y = (y.astype(np.float32) - zero) * scale
-        chunks.append(y.reshape(len(x), -1).astype(np.float32))
-    return np.concatenate(chunks)
+    return predict_scores(interp, (images[i:i + batch] for i in range(0, len(images), batch)), model_path, threads)
 
 
 def latency_fn(ctx, spec):

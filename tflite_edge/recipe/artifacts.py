@@ -6,10 +6,11 @@ from typing import Dict, List, Literal, Optional
 from pydantic import Field, field_validator
 
 from ..bench import PROCESSES, WARMUP_MIN_S
+from ..formats import FORMAT_NAMES
 from .base import Spec, registered
 from .mixed import MixedSpec
 
-FORMATS = ("float32", "float16", "dynamic", "int8", "int8_io", "uint8_io", "int16x8", "edgetpu")
+FORMATS = FORMAT_NAMES  # declared in tflite_edge/formats.py
 
 
 class MetadataSpec(Spec):

@@ -45,8 +45,6 @@ def check_mixed(r) -> None:
     if "edgetpu" in r.convert.formats:
         raise ValueError("convert.mixed: the Edge TPU compiler maps only full int8 models; remove edgetpu from "
                          "convert.formats or remove convert.mixed (a separate recipe can make each)")
-    if r.task != "classification":
-        raise ValueError("convert.mixed: classification only for now; remove convert.mixed")
     if "float32" not in r.convert.formats:
         raise ValueError("convert.mixed starts from the float32 artifact; add float32 to convert.formats")
     if r.data.validation_fraction <= 0:

@@ -1,7 +1,8 @@
 """Classification `convert`: every format of the classifier, traced once per batch layout."""
 from __future__ import annotations
 
-from ...export import NEEDS_CALIBRATION, convert_formats, edgetpu_extras, model_info, write_artifact
+from ...export import convert_formats, edgetpu_extras, model_info, write_artifact
+from ...formats import NEEDS_CALIBRATION
 from ...metadata import add_metadata
 from .data import calibration_images
 
