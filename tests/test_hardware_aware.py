@@ -125,9 +125,9 @@ def fake_search(tiny_models, tmp_path, bound, precisions=("int8", "int16x8", "fl
     q = MixedQuantizer(float_bytes, units, calib[:8])
     quantize, plans, last = q.quantize, {}, {}
 
-    def recording_quantize(plan):
+    def recording_quantize(plan, float_ops=frozenset()):
         last["plan"] = dict(plan)
-        return quantize(plan)
+        return quantize(plan, float_ops)
 
     q.quantize = recording_quantize
     y = np.arange(100) % 4

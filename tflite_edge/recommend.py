@@ -128,3 +128,59 @@ def markdown(rep: dict) -> List[str]:
             lines.append(f"| {c['id']} {c['label']}{mark} | {ops} | {c['val_accuracy']:.4f} | "
                          f"{c['accuracy_drop']:+.4f} | {c['latency_ms']:.4f} | {'yes' if c['pareto'] else ''} |")
     return lines
+
+
+def html_section(rep: dict) -> str:
+    """report.html: the recommendation and warnings first, then the per-op profiles (top types) and
+    the mixed-precision candidates' accuracy against latency (Pareto front marked)."""
+    from html import escape
+
+    from .bench.op_profile import describe, top_types
+
+    parts = []
+    rec = rep.get("recommended") or {}
+    if rec:
+        items = []
+        for target, r in rec.items():
+            if r["artifact"] is None:
+                items.append(f"<li><b>{escape(target)}</b>: none ({escape(r['why'])})</li>")
+                continue
+            others = ", ".join(f"{x:.2f}x vs {escape(n)}" for n, x in sorted(r["speedup_over"].items(),
+                                                                               key=lambda kv: -kv[1]))
+            items.append(f"<li><b>{escape(target)}</b>: <code>{escape(r['artifact'])}</code> ({escape(r['format'])}), "
+                         f"p50 {r['latency_ms_p50']:.3f} ms{'; ' + others if others else ''}</li>")
+        parts.append(f"<h3>Recommended per target</h3><ul>{''.join(items)}</ul>")
+    for w in rep.get("warnings", []):
+        parts.append(f"<p class=fail><b>Warning:</b> {escape(w)}</p>")
+    rows = []
+    for a in rep.get("artifacts", []):
+        for t, b in a.get("benchmark", {}).items():
+            p = b.get("op_profile") if isinstance(b, dict) else None
+            if not p:
+                continue
+            tops = "".join(f"<tr><td class=l>{escape(row['node_type'])}</td><td class=l>{row['where']}</td>"
+                           f"<td>{row['count']}</td><td>{row['avg_ms']:.4f}</td><td>{row['pct']:.1f}%</td></tr>"
+                           for row in top_types(p, 5))
+            rows.append(f"<h4>{escape(a['name'])} on {escape(t)}</h4><p class=muted>{escape(describe(p))}</p>"
+                        "<table><tr><th class=l>op type</th><th class=l>where</th><th>nodes</th><th>ms/run</th>"
+                        f"<th>share</th></tr>{tops}</table>")
+    if rows:
+        parts.append("<h3>Per-op profiles</h3>" + "".join(rows))
+    mixed = rep.get("mixed_search")
+    if mixed:
+        from .plots import pareto_svg
+
+        points = [{"run": "candidates", "config": "pareto" if c["pareto"] else "candidate",
+                   "size_bytes": c["size_bytes"] or 1, "latency_ms": c["latency_ms"], "quality": c["val_accuracy"],
+                   "artifact": f"{c['id']}" + (" (chosen)" if c["id"] == mixed["chosen"] else ""),
+                   "quality_key": "validation accuracy"}
+                  for c in mixed["candidates"] if c["latency_ms"] is not None and c["val_accuracy"] is not None]
+        front = sorted((p for p, c in zip(points, [c for c in mixed["candidates"] if c["latency_ms"] is not None
+                                                    and c["val_accuracy"] is not None]) if c["pareto"]),
+                       key=lambda p: p["latency_ms"])
+        verdict = "met" if mixed["met"] else "NOT met: the closest candidate is written"
+        parts.append(f"<h3>Mixed precision search</h3><p class=muted>{mixed['candidates_timed']} candidates timed on "
+                     f"{escape(mixed['target'])} in {mixed['wall_s']:.0f} s ({escape(mixed['engine'])}); validation "
+                     f"drop bound {mixed['max_accuracy_drop']}: {verdict}</p>"
+                     + pareto_svg(points, front, "mixed-precision candidates (validation split)"))
+    return "".join(parts)

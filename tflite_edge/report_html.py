@@ -17,6 +17,7 @@ from typing import Iterable, Optional
 from . import atomic
 from .errors import UserInputError
 from .plots import pareto_svg
+from .recommend import html_section as choices_html
 
 # Higher is better for each; the first one an artifact carries is the quality axis.
 QUALITY_KEYS = ("accuracy", "map", "map_50", "map50")
@@ -170,6 +171,7 @@ def _run_section(label: str, rep: dict, heading: str = "h2") -> str:
             f"<p class=muted>Keras model: {escape(key or 'quality')} {_pct(quality)} on "
             f"{escape(str(keras.get('test_samples', '-')))}"
             f" test samples, {_fmt(keras.get('params'), ',')} parameters{verdict}</p>"
+            f"{choices_html(rep)}"
             f"<{sub}>Artifacts and targets</{sub}>{_artifact_table(rep)}{_adaptive(rep)}"
             f"<{sub}>Quality gates</{sub}>{_gates_table(rep)}"
             f"<{sub}>Stage timings</{sub}>{_stages_table(rep)}")

@@ -29,6 +29,10 @@ def register(sub) -> None:
     p.add_argument("--delegates", default="xnnpack", help="android: comma-separated xnnpack,gpu,nnapi")
     p.add_argument("--benchmark-binary", default=os.environ.get("TFLITE_EDGE_BENCHMARK_MODEL"),
                    help="android: LiteRT benchmark_model binary (env TFLITE_EDGE_BENCHMARK_MODEL)")
+    p.add_argument("--profile", action="store_true",
+                   help="per-op profile too (host: LiteRT's profiler; android: benchmark_model "
+                   "--enable_op_profiling): time per op and op type, which ops ran outside the delegate")
+    p.add_argument("--top", type=int, default=10, help="with --profile: op types listed (default 10)")
     p.add_argument("--json", action="store_true", help="print the report.json benchmark fields")
     p.set_defaults(func=run)
 
@@ -65,4 +69,21 @@ def run(args) -> int:
                   + (f"  [{r['engine']}]" if r.get("engine") else "")
                   + (f"  NOTE: {r['engine_fallback']}" if r.get("engine_fallback") else "")
                   + (f"  WARNING: {r['fallback_warning']}" if r.get("fallback_warning") else ""))
+            if r.get("op_profile"):
+                print(profile_text(r["op_profile"], args.top))
     return max(failed, default=0)
+
+
+def profile_text(profile: dict, top: int) -> str:
+    """The op types that cost most, and where the delegate stops, for the terminal."""
+    from ..bench.op_profile import describe, top_types
+
+    lines = [f"  {'op type':<52} {'where':<9} {'nodes':>5} {'ms/run':>9} {'share':>7}"]
+    for t in top_types(profile, top):
+        lines.append(f"  {t['node_type'][:52]:<52} {t['where']:<9} {t['count']:>5} {t['avg_ms']:>9.4f} "
+                     f"{t['pct']:>6.1f}%")
+    lines.append(f"  {describe(profile)}")
+    if profile.get("invoke_ms_p50"):
+        lines.append(f"  ops add up to {profile['ops_ms']:.4f} ms of the profiled invoke's "
+                     f"{profile['invoke_ms_p50']:.4f} ms p50; the rest is the runtime between ops")
+    return "\n".join(lines)

@@ -22,7 +22,7 @@ import contextlib
 import io
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, FrozenSet, List, Sequence
 
 import numpy as np
 
@@ -116,24 +116,33 @@ class MixedQuantizer:
         with contextlib.redirect_stderr(io.StringIO()):  # AEQ's tqdm bar
             self.calibration = q.calibrate({signature: data}, num_threads=1)
 
-    def _new(self, plan: Dict[str, str]):
+    def _new(self, plan: Dict[str, str], float_ops: FrozenSet[str] = frozenset()):
         q = self._quantizer.Quantizer(self.float_bytes)
+        names = {op.value for op in self._qtyping.TFLOperationName}
         for unit in self.units:
             precision = plan.get(unit.name, "float32")
             if precision == "float32":
                 continue
             act, weight = BITS[precision]
-            q.add_static_config(unit.regex, self._qtyping.TFLOperationName.ALL_SUPPORTED, act, weight)
+            if not float_ops:
+                q.add_static_config(unit.regex, self._qtyping.TFLOperationName.ALL_SUPPORTED, act, weight)
+                continue
+            # op types kept float inside quantized units (those the delegate does not run quantized):
+            # one config per remaining op type of the unit (AEQ names them as TFLite does)
+            for op_type in sorted(set(unit.op_types) - set(float_ops)):
+                if op_type in names:
+                    q.add_static_config(unit.regex, self._qtyping.TFLOperationName(op_type), act, weight)
         return q
 
-    def quantize(self, plan: Dict[str, str]) -> bytes:
-        """TFLite bytes of `plan` ({unit name: precision}; units not named stay float32)."""
+    def quantize(self, plan: Dict[str, str], float_ops: FrozenSet[str] = frozenset()) -> bytes:
+        """TFLite bytes of `plan` ({unit name: precision}; units not named stay float32), with the op
+        types in `float_ops` left float everywhere."""
         unknown = sorted(set(plan) - {u.name for u in self.units})
         if unknown:
             raise UserInputError(f"convert.mixed: no layer or block named {unknown[0]!r} in the model")
         if all(p == "float32" for p in plan.values()):
             return self.float_bytes
-        q = self._new(plan)
+        q = self._new(plan, frozenset(float_ops))
         try:
             with contextlib.redirect_stderr(io.StringIO()):  # AEQ's tqdm bars
                 result = q.quantize(self.calibration, enable_progress_bar=False, enable_progress_report=False)
@@ -156,9 +165,10 @@ def describe_failure(error: Exception, plan: Dict[str, str], units: Sequence[Uni
     return f"ai-edge-quantizer failed on this plan ({text})"
 
 
-def plan_summary(plan: Dict[str, str], units: Sequence[Unit]) -> Dict[str, int]:
+def plan_summary(plan: Dict[str, str], units: Sequence[Unit], float_ops=()) -> Dict[str, int]:
     """How many ops each precision got."""
     counts = {p: 0 for p in PRECISIONS}
     for u in units:
-        counts[plan.get(u.name, "float32")] += len(u.ops)
+        for op_type in u.op_types:
+            counts["float32" if op_type in float_ops else plan.get(u.name, "float32")] += 1
     return counts

@@ -49,10 +49,12 @@ class Candidate:
     size_bytes: Optional[int] = None
     error: Optional[str] = None
     pareto: bool = False
+    float_ops: tuple = ()          # op types kept float inside quantized units
 
     def record(self, units: List[Unit]) -> dict:
-        return {"id": self.id, "label": self.label, "path": self.path, "ops_by_precision": plan_summary(self.plan, units),
-                "precisions": dict(self.plan), "val_accuracy": self.val_accuracy, "accuracy_drop": self.drop,
+        return {"id": self.id, "label": self.label, "path": self.path,
+                "ops_by_precision": plan_summary(self.plan, units, self.float_ops),
+                "precisions": dict(self.plan), "float_op_types": list(self.float_ops), "val_accuracy": self.val_accuracy, "accuracy_drop": self.drop,
                 "output_error": self.output_error, "latency_ms": self.latency_ms, "size_bytes": self.size_bytes,
                 "error": self.error, "pareto": self.pareto}
 
@@ -102,8 +104,8 @@ class MixedSearch:
         self.slow: set = set()
         self.notes: List[str] = []
 
-    def _key(self, plan):
-        return tuple(plan.get(u.name, "float32") for u in self.units)
+    def _key(self, plan, float_ops=()):
+        return tuple(plan.get(u.name, "float32") for u in self.units) + (tuple(sorted(float_ops)),)
 
     def _score(self, path: str):
         probs = np.asarray(self.predict(path), np.float32)
@@ -111,20 +113,21 @@ class MixedSearch:
         err = float(np.mean(np.abs(probs - self.ref_probs))) if self.ref_probs is not None else 0.0
         return probs, acc, err
 
-    def evaluate(self, plan: Dict[str, str], label: str, timed: bool = True) -> Candidate:
+    def evaluate(self, plan: Dict[str, str], label: str, timed: bool = True, float_ops=()) -> Candidate:
         plan = {u.name: plan.get(u.name, "float32") for u in self.units}  # units not named stay float
-        key = self._key(plan)
+        float_ops = tuple(sorted(float_ops))
+        key = self._key(plan, float_ops)
         if key in self._by_plan and (not timed or self._by_plan[key].latency_ms is not None):
             return self._by_plan[key]
         from .. import atomic
 
-        c = self._by_plan.get(key) or Candidate(len(self.candidates), label, dict(plan))
+        c = self._by_plan.get(key) or Candidate(len(self.candidates), label, dict(plan), float_ops=float_ops)
         if c not in self.candidates:
             self.candidates.append(c)
             self._by_plan[key] = c
         if c.path is None and c.error is None:
             try:
-                data = self.q.quantize(plan)
+                data = self.q.quantize(plan, frozenset(float_ops))
             except PrecisionError as e:
                 c.error = str(e)
                 self.log(f"  mixed: candidate {c.id} ({label}) skipped: {e}")
@@ -140,21 +143,45 @@ class MixedSearch:
             c.latency_ms = self.time_ms(c.path)
         return c
 
-    def fallback_units(self, c: Candidate) -> List[str]:
-        """Units with ops that ran outside the delegate in `c`'s per-op profile on the target."""
-        if self.profile is None or c.path is None:
-            return []
+    def fallback_ops(self, c: Candidate) -> Dict[int, str]:
+        """{op index: op type} of `c`'s ops that ran outside the delegate (its per-op profile on the
+        target), or {} where the target cannot profile."""
+        if self.profile is None or c is None or c.path is None:
+            return {}
         try:
             prof = self.profile(c.path)
         except Exception as e:  # a target that cannot profile: the search goes on without the hint
             self.notes.append(f"no per-op profile of candidate {c.id}: {e}")
             self.profile = None
-            return []
-        cpu = {int(r["name"].split(":")[1]) for r in (prof or {}).get("run_order", [])
-               if r["where"] == "cpu" and r["name"].startswith("[Builtin]:")}
+            return {}
+        cpu = {}
+        for r in (prof or {}).get("run_order", []):
+            if r["where"] == "cpu" and r["name"].startswith("[Builtin]:"):
+                cpu[int(r["name"].split(":")[1])] = r["node_type"]
+        return cpu
+
+    def seed_without_fallbacks(self, int8: Optional[Candidate]) -> Optional[Candidate]:
+        """All int8, but the op types the delegate did not take in int8 (the profile of all-int8 on
+        the target says which) left float: one candidate that keeps the graph in the delegate."""
+        if int8 is None or int8.error is not None or "float32" not in self.precisions:
+            return None
+        cpu = self.fallback_ops(int8)
+        float_ops = sorted({t for t in cpu.values() if t not in ("QUANTIZE", "DEQUANTIZE")})
+        if not float_ops:
+            return None
+        c = self.evaluate(dict(int8.plan), f"all int8, {'+'.join(float_ops)} float (outside the delegate in int8)",
+                          float_ops=float_ops)
+        self.log(f"  mixed: {c.label}: val {c.val_accuracy if c.val_accuracy is not None else float('nan'):.4f}, "
+                 f"{c.latency_ms if c.latency_ms is not None else float('nan'):.4f} ms")
+        return c
+
+    def fallback_units(self, c: Candidate) -> List[str]:
+        """Units with ops that ran outside the delegate in `c`'s per-op profile on the target."""
+        cpu = self.fallback_ops(c)
+        names = {u.name for u in self.units}
         units = []
-        for index, _, _, unit in op_units(open(c.path, "rb").read(), self.granularity):
-            if index in cpu and unit not in units and unit in {u.name for u in self.units}:
+        for index, _, _, unit in (op_units(open(c.path, "rb").read(), self.granularity) if cpu else []):
+            if index in cpu and unit not in units and unit in names:
                 units.append(unit)
         return units
 
@@ -184,6 +211,7 @@ class MixedSearch:
                 self.slow.add(p)
                 self.notes.append(f"all {p} is {c.latency_ms / fastest:.1f}x the fastest uniform plan on this "
                                   f"target: {p} is tried only to win back accuracy")
+        seed = self.seed_without_fallbacks(uniform.get("int8"))
         sensitivity = []
         if "int8" in self.precisions and len(self.units) > 1:
             for u in self.units:
@@ -192,7 +220,8 @@ class MixedSearch:
                                     "accuracy_drop": c.drop, "output_error": c.output_error, "error": c.error})
         order = {s["unit"]: (s["output_error"] if s["output_error"] is not None else 1.0, s["accuracy_drop"] or 0.0)
                  for s in sensitivity}
-        feasible = [c for c in uniform.values() if self.feasible(c) and c.latency_ms is not None]
+        starts = list(uniform.values()) + ([seed] if seed is not None else [])
+        feasible = [c for c in starts if self.feasible(c) and c.latency_ms is not None]
         current = (min(feasible, key=lambda c: c.latency_ms) if feasible
                    else max((c for c in uniform.values() if self.allowed(c)), key=lambda c: c.val_accuracy))
         improved = True
@@ -216,7 +245,7 @@ class MixedSearch:
                 if not self.budget_left():
                     break
                 plan = dict(current.plan, **{unit.name: precision})
-                c = self.evaluate(plan, f"{unit.name} -> {precision}")
+                c = self.evaluate(plan, f"{unit.name} -> {precision}", float_ops=current.float_ops)
                 if c.error is not None or c.latency_ms is None:
                     continue
                 if not self.feasible(current):
