@@ -112,7 +112,8 @@ def test_units_and_plans_give_each_layer_its_precision(tiny_models):
         q.quantize({"nope": "int8"})
 
 
-def fake_search(tiny_models, tmp_path, bound, precisions=("int8", "int16x8", "float32"), sensitive=("logits",)):
+def fake_search(tiny_models, tmp_path, bound, precisions=("int8", "int16x8", "float32"), sensitive=("logits",),
+                profile=None):
     """The real engine and search, with a stand-in clock and scorer so decisions can be checked:
     latency = 1 ms per float op, 0.4 per int8 op, 3 per int16 op, 0.3 per precision change along
     the graph; int8 on a sensitive unit loses 3 of 100 images, int16x8 one."""
@@ -149,7 +150,7 @@ def fake_search(tiny_models, tmp_path, bound, precisions=("int8", "int16x8", "fl
         return cost
 
     search = MixedSearch(q, y, predict, time_ms, tmp_path / "cands", bound, precisions, max_candidates=40,
-                         min_gain=0.01, log=lambda *_: None)
+                         min_gain=0.01, log=lambda *_: None, profile=profile)
     return search.run()
 
 
@@ -171,6 +172,24 @@ def test_search_that_no_candidate_meets_returns_the_closest_and_says_so(tiny_mod
     assert not result.met and result.chosen is not None
     allowed = [c for c in result.candidates if c.latency_ms is not None and "float32" not in c.plan.values()]
     assert result.chosen.drop == min(c.drop for c in allowed) == pytest.approx(0.01)  # logits at int16x8
+
+
+def test_search_seeds_int8_with_the_ops_that_fell_out_of_the_delegate_kept_float(tiny_models, tmp_path):
+    """The real profile of all-int8 on this host says SOFTMAX ran outside XNNPACK: one candidate is
+    all int8 with SOFTMAX float, and its SOFTMAX really is float."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from tflite_edge.bench.litert_profile import profile_host
+
+    result = fake_search(tiny_models, tmp_path, bound=0.05,
+                         profile=lambda path: profile_host(path, runs=20, warmup=1, warmup_min_s=0))
+    seed = next(c for c in result.candidates if c.float_ops)
+    assert seed.float_ops == ("SOFTMAX",) and set(seed.plan.values()) == {"int8"}
+    interp = Interpreter(model_path=seed.path)
+    tensors = interp.get_tensor_details()
+    softmax = next(o for o in interp._get_ops_details() if o["op_name"] == "SOFTMAX")
+    conv = next(o for o in interp._get_ops_details() if o["op_name"] == "CONV_2D")
+    assert tensors[softmax["outputs"][0]]["dtype"] == np.float32 and tensors[conv["outputs"][0]]["dtype"] == np.int8
 
 
 # ---------------------------------------------------------------- the choice in the report
