@@ -92,11 +92,12 @@ def dequantize(x: np.ndarray, detail) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def predict_classes(interp, batches, model_path: str, threads: int) -> np.ndarray:
-    """Argmax class of every image in `batches` (preprocessed float arrays), whole batches at a time
-    where the model allows resizing its batch, one image at a time otherwise (static batch 1)."""
+def predict_scores(interp, batches, model_path: str, threads: int) -> np.ndarray:
+    """The first output (dequantized to float) for every image in `batches` (preprocessed float
+    arrays), whole batches at a time where the model allows resizing its batch, one image at a
+    time otherwise (static batch 1)."""
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    preds, size = [], None
+    scores, size = [], None
     for batch in batches:
         n = len(batch)
         if size != n and size != 1:
@@ -110,5 +111,12 @@ def predict_classes(interp, batches, model_path: str, threads: int) -> np.ndarra
         for chunk in ([batch] if size == n else [b[None] for b in batch]):
             interp.set_tensor(inp["index"], quantize_input(chunk, inp))
             interp.invoke()
-            preds.append(np.argmax(interp.get_tensor(out["index"]), axis=-1).reshape(-1))
-    return np.concatenate(preds) if preds else np.zeros(0, np.int64)
+            y = dequantize(interp.get_tensor(out["index"]), out)
+            scores.append(y.reshape(len(chunk), -1))
+    return np.concatenate(scores) if scores else np.zeros((0, 0), np.float32)
+
+
+def predict_classes(interp, batches, model_path: str, threads: int) -> np.ndarray:
+    """Argmax class of every image in `batches` (`predict_scores`)."""
+    scores = predict_scores(interp, batches, model_path, threads)
+    return np.argmax(scores, axis=-1).reshape(-1) if len(scores) else np.zeros(0, np.int64)

@@ -84,6 +84,7 @@ class BenchRecord:
     cpu_busy_by_process: list = MISSING
     steal_percent: float = MISSING
     samples_ms: list = MISSING            # every timed invocation, for pooling across processes
+    op_profile: dict = MISSING            # per-op profile (bench/op_profile.py), when asked for
     error: str = MISSING                  # the row failed: why
     extra: Dict[str, Any] = field(default_factory=dict)  # fields one target alone reports
 

@@ -29,6 +29,10 @@ def register(sub) -> None:
     p.add_argument("--delegates", default="xnnpack", help="android: comma-separated xnnpack,gpu,nnapi")
     p.add_argument("--benchmark-binary", default=os.environ.get("TFLITE_EDGE_BENCHMARK_MODEL"),
                    help="android: LiteRT benchmark_model binary (env TFLITE_EDGE_BENCHMARK_MODEL)")
+    p.add_argument("--profile", action="store_true",
+                   help="per-op profile too (host: LiteRT's profiler; android: benchmark_model "
+                   "--enable_op_profiling): time per op and op type, which ops ran outside the delegate")
+    p.add_argument("--top", type=int, default=10, help="with --profile: op types listed (default 10)")
     p.add_argument("--json", action="store_true", help="print the report.json benchmark fields")
     p.set_defaults(func=run)
 
@@ -57,8 +61,25 @@ def run(args) -> int:
             if not args.json:  # each model's lines as soon as it is timed, not all at the end
                 for rec in records:
                     print(bench_line({"model": model, **rec}), flush=True)
+                    if rec.get("op_profile"):
+                        print(profile_text(rec["op_profile"], args.top), flush=True)
         progress.advance(Path(model).name)
     progress.close()
     if args.json:
         print(json.dumps(results if len(results) != 1 else results[0], indent=2))
     return max(failed, default=0)
+
+
+def profile_text(profile: dict, top: int) -> str:
+    """The op types that cost most, and where the delegate stops, for the terminal."""
+    from ..bench.op_profile import describe, top_types
+
+    lines = [f"  {'op type':<52} {'where':<9} {'nodes':>5} {'ms/run':>9} {'share':>7}"]
+    for t in top_types(profile, top):
+        lines.append(f"  {t['node_type'][:52]:<52} {t['where']:<9} {t['count']:>5} {t['avg_ms']:>9.4f} "
+                     f"{t['pct']:>6.1f}%")
+    lines.append(f"  {describe(profile)}")
+    if profile.get("invoke_ms_p50"):
+        lines.append(f"  ops add up to {profile['ops_ms']:.4f} ms of the profiled invoke's "
+                     f"{profile['invoke_ms_p50']:.4f} ms p50; the rest is the runtime between ops")
+    return "\n".join(lines)

@@ -157,10 +157,17 @@ def add_metadata(tflite_bytes: bytes, info: ModelInfo) -> bytes:
     (and files packed with it) is replaced. Other metadata entries and signatures are kept."""
     import flatbuffers
 
-    model = unpack_model(bytes(tflite_bytes), "model")
-    if any(b.offset for b in model.buffers or []):
-        raise UserInputError("model: weights stored outside the flatbuffer (models over 2 GB) are not "
-                             "supported for metadata")
+    raw = bytes(tflite_bytes)
+    model = unpack_model(raw, "model")
+    for b in model.buffers or []:
+        # Weights after the flatbuffer (offset/size: ai-edge-quantizer writes them so above 256 KB)
+        # move inside it; only a model over 2 GB needs them outside.
+        if b.offset:
+            if len(raw) >= 2**31 - 2**20:
+                raise UserInputError("model: weights stored outside the flatbuffer (models over 2 GB) are not "
+                                     "supported for metadata")
+            b.data = np.frombuffer(raw[b.offset:b.offset + b.size], dtype=np.uint8)
+            b.offset = b.size = 0
     s = litert_schema()
     data = s.BufferT()
     data.data = np.frombuffer(_metadata_flatbuffer(model, info), dtype=np.uint8)

@@ -11,6 +11,7 @@ from .adaptive import AdaptiveSpec
 from .artifacts import BenchmarkSpec, ConvertSpec, EvaluateSpec
 from .base import Spec
 from .data import DataSpec
+from .mixed import check_mixed
 from .model import DetectorSpec, ModelSpec
 from .optimize import OptimizeStep, step_tag
 from .search import SearchSpec
@@ -71,6 +72,7 @@ class Recipe(Spec):
         if bad:
             raise ValueError(f"convert.formats: {bad[0]} is not supported for {self.task}; allowed: "
                              f"{', '.join(allowed)}")
+        check_mixed(self)
         return self
 
 

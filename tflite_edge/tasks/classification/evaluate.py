@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...data.pipeline import numpy_batches
-from ...gates import at_least, at_most_drop, edgetpu_gates
+from ...gates import at_least, at_most_drop, edgetpu_gates, gate
 from ...runtime import make_interpreter, predict_classes
 
 
@@ -23,12 +23,16 @@ def accuracy_gates(spec, keras_acc: float, artifacts: list) -> list:
         gates += at_most_drop(f"max_accuracy_drop[{a['name']}]", keras_acc, a["accuracy"], limit)
         gates += at_least(f"min_agreement[{a['name']}]", a["agreement_with_keras"], spec.min_agreement)
         gates += edgetpu_gates(spec, a)
+        if a.get("mixed"):  # the search's own bound, on the validation split (convert.mixed)
+            m = a["mixed"]
+            gates.append(gate(f"mixed_max_accuracy_drop[{a['name']}]", m["val_accuracy_drop"],
+                              m["max_accuracy_drop"], bool(m["met"])))
     return gates
 
 
 def keras_predict(model, batches) -> np.ndarray:
     """Class predictions of the final head (an adaptive model's last output)."""
-    from ...adaptive.exits import final_output
+    from .adaptive.exits import final_output
 
     return np.concatenate([np.argmax(final_output(model(b, training=False)).numpy(), axis=-1) for b in batches])
 
@@ -41,7 +45,7 @@ def evaluate(ctx) -> dict:
     model = ctx.load_model(ctx.outputs("optimize")["model"])
     keras_scores = None
     if ctx.recipe.adaptive is not None:  # every head's scores at once: the cascades need them too
-        from ...adaptive.evaluate import keras_scores as all_scores
+        from .adaptive.evaluate import keras_scores as all_scores
 
         keras_scores = all_scores(model, numpy_batches(d.test_x, d, spec))
         keras_pred = np.argmax(keras_scores[-1], axis=-1)
@@ -58,7 +62,8 @@ def evaluate(ctx) -> dict:
         pred = preds[art["format"]] = tflite_predict(ctx.path(art["path"]), numpy_batches(d.test_x, d, spec))
         results.append({"name": art["name"], "format": art["format"], "edgetpu_check": art.get("edgetpu_check"),
                         "accuracy": float(np.mean(pred == labels)),
-                        "agreement_with_keras": float(np.mean(pred == keras_pred))})
+                        "agreement_with_keras": float(np.mean(pred == keras_pred)),
+                        **({"mixed": art["mixed"]} if "mixed" in art else {})})
         ctx.log(f"  {art['name']}: accuracy {results[-1]['accuracy']:.4f}, "
                 f"agreement {results[-1]['agreement_with_keras']:.4f}")
         progress.advance(art["name"])
@@ -66,7 +71,7 @@ def evaluate(ctx) -> dict:
     gates = accuracy_gates(ctx.recipe.evaluate, keras_acc, results)
     out = {"keras": {"accuracy": keras_acc, "test_samples": int(len(labels))}, "artifacts": results, "gates": gates}
     if ctx.recipe.adaptive is not None:
-        from ...adaptive.evaluate import evaluate_cascades
+        from .adaptive.evaluate import evaluate_cascades
 
         out["cascades"] = evaluate_cascades(ctx, model, lambda: numpy_batches(d.test_x, d, spec), labels, preds,
                                             keras_scores)
@@ -81,7 +86,7 @@ def test_accuracy(ctx, model) -> float:
 
 def measure(ctx, model, name: str) -> dict:
     """Test accuracy, weight statistics and float32 TFLite size of one optimize step's model."""
-    from ...adaptive.exits import final_model
+    from .adaptive.exits import final_model
     from ...export import convert_keras, gzip_size
     from ...weights import measure_weights
 

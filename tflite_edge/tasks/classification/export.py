@@ -9,13 +9,16 @@ from .data import calibration_images
 
 def export(ctx, model) -> list:
     """Every format, each with the run's TFLite Model Metadata (labels, normalisation) inside."""
-    from ...adaptive.exits import final_model
+    from .adaptive.exits import final_model
 
     formats = ctx.recipe.convert.formats
-    calibration = calibration_images(ctx) if NEEDS_CALIBRATION & set(formats) else None
+    mixed = ctx.recipe.convert.mixed
+    calibration = calibration_images(ctx) if NEEDS_CALIBRATION & set(formats) or mixed else None
     described = model_info(ctx)
-    artifacts = []
+    artifacts, float_bytes = [], None
     for fmt, data in convert_formats(final_model(model), formats, calibration):
+        if fmt == "float32":
+            float_bytes = data
         name = artifact_name(ctx.recipe.name, fmt)
         rel = f"artifacts/{name}.tflite"
         info = write_artifact(add_metadata(data, described), ctx.path(rel), fmt)
@@ -23,6 +26,10 @@ def export(ctx, model) -> list:
         ctx.log(f"  {rel}: {info['size_bytes']:,} bytes ({info['gzip_bytes']:,} gzipped)")
         if fmt == "edgetpu":
             artifacts += edgetpu_extras(ctx, artifacts[-1])
+    if mixed is not None:  # per-layer precision chosen on the target, from the float32 graph
+        from ...mixed.stage import export_mixed
+
+        artifacts.append(export_mixed(ctx, float_bytes, calibration, described))
     return artifacts
 
 
@@ -30,7 +37,7 @@ def export_segments(ctx, model) -> list:
     """adaptive: every format's cascade (adaptive/export.py); [] for a plain classifier."""
     if ctx.recipe.adaptive is None:
         return []
-    from ...adaptive.export import export_cascades
+    from .adaptive.export import export_cascades
 
     formats = ctx.recipe.convert.formats
     calibration = calibration_images(ctx) if NEEDS_CALIBRATION & set(formats) else None

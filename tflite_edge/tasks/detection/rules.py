@@ -30,6 +30,9 @@ def check(r) -> None:
         raise ValueError("search: only for task: classification; remove search:")
     if r.adaptive is not None:
         raise ValueError("adaptive: early exits are for task: classification only; remove adaptive:")
+    if r.convert.mixed is not None:
+        raise ValueError("convert.mixed: per-layer precision is for task: classification only for now; "
+                         "remove convert.mixed")
 
 
 def _anchor_layout(d: DetectorSpec, size: Optional[int]) -> tuple:

@@ -49,7 +49,7 @@ def build_section(ctx, ev: dict, bench: dict) -> dict:
         entry = {k: v for k, v in row.items() if k not in ("sweep", "exit_counts")}
         entry["exit_counts"] = row["exit_counts"]
         if row["format"] != "keras":
-            from ..export import artifact_name
+            from ....export import artifact_name
 
             entry["full_model"] = artifact_name(ctx.recipe.name, row["format"])
             entry["latency"] = _latency(row, entry["full_model"], bench)
@@ -85,7 +85,7 @@ def render_markdown(section: dict) -> List[str]:
 
 def html_section(section: dict) -> str:
     """The report.html part: the curve and the table of report.md."""
-    from ..plots import cascade_curve_svg
+    from ....plots import cascade_curve_svg
 
     svg = cascade_curve_svg(section)
     rows = []
