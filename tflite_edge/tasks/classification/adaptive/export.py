@@ -11,9 +11,9 @@ from typing import List
 
 import numpy as np
 
-from .. import atomic
-from ..errors import UserInputError
-from ..export import convert_formats, write_artifact
+from .... import atomic
+from ....errors import UserInputError
+from ....export import convert_formats, write_artifact
 from . import cascade
 from .exits import segment_models
 from .runner import CASCADE_FILE, FEATURES, SCORES, Cascade
@@ -31,7 +31,7 @@ def _features_at_cuts(segments, images: np.ndarray, batch: int = 64) -> List[np.
 
 def validation_split(ctx):
     """(images, labels) of the validation split the fit held out: thresholds are chosen on it."""
-    from ..data.pipeline import held_out, numpy_batches
+    from ....data.pipeline import held_out, numpy_batches
 
     d = ctx.dataset
     val = held_out(d, ctx.recipe)
