@@ -47,7 +47,7 @@ def choose(spec, scores, labels) -> dict:
     fixed = spec.fixed_thresholds()
     if not spec.needs_validation:
         return {"thresholds": fixed, "chosen": "recipe"}
-    pick = cascade.choose_threshold(scores, labels, fixed, spec.max_accuracy_drop)
+    pick = cascade.choose_threshold(scores, labels, fixed, spec.max_accuracy_drop, spec.drop_confidence)
     return {"thresholds": cascade.thresholds_for(fixed, pick["threshold"]), "chosen": "auto",
             "validation": {**pick, "max_accuracy_drop": spec.max_accuracy_drop}}
 
