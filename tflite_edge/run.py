@@ -60,8 +60,10 @@ class RunContext:
     @cached_property
     def dataset(self):
         from .data import load_dataset
+        from .data.check import check_dataset  # every image file decoded once, before any training
 
-        return load_dataset(self.recipe.data, self.recipe.seed)
+        return check_dataset(load_dataset(self.recipe.data, self.recipe.seed), self.recipe.data, self.run_dir,
+                             self.log)
 
     @cached_property
     def input_spec(self):
