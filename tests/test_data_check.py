@@ -112,3 +112,37 @@ def test_skip_trains_on_the_rest_and_the_report_counts_them(tmp_path):
     assert {os.path.basename(b["path"]) for b in report["data_check"]["bad_files"]} == set(bad_images.BAD)
     assert 0 < report["keras"]["test_samples"] < 20 * 0.3
     assert "Skipped" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_voc_lists_every_faulty_annotation_and_checks_its_images(tmp_path):
+    """Detection datasets get both: all faulty annotation files in one line, and the image check
+    (a JPEG holding text is named; with skip it is dropped and counted in annotation_fixes)."""
+    import shutil
+    from pathlib import Path
+
+    from tflite_edge.data import load_dataset
+    from tflite_edge.errors import UserInputError
+    from tflite_edge.recipe.data import VocData
+
+    data = Path(__file__).parent / "data" / "detection"
+    bad_ann = tmp_path / "bad_ann"
+    (bad_ann / "Annotations").mkdir(parents=True)
+    for name in ("malformed.xml", "unknown_class.xml", "bad_number.xml"):
+        shutil.copy(data / "voc_bad" / name, bad_ann / "Annotations")
+    shutil.copytree(data / "voc" / "JPEGImages", bad_ann / "JPEGImages")
+    spec = VocData.model_validate({"dataset": "voc", "path": str(bad_ann), "classes": ["cat", "dog"]})
+    with pytest.raises(UserInputError, match=r"^3 annotation files need fixing: .*bad_number.xml:8.*malformed.xml:6"
+                                             r".*unknown_class.xml:9"):
+        load_dataset(spec, 0)
+
+    voc = tmp_path / "voc"
+    shutil.copytree(data / "voc", voc)
+    victim = next(p for p in sorted((voc / "JPEGImages").glob("*.jpg")) if p.stat().st_size > 0)
+    victim.write_bytes(b"not a jpeg at all")
+    spec = VocData.model_validate({"dataset": "voc", "path": str(voc), "test_fraction": 0.4})
+    with pytest.raises(UserInputError, match=f"1 image file\\(s\\) cannot be used: {victim}: not an image"):
+        check.check_dataset(load_dataset(spec, 0), spec, tmp_path / "run")
+    skip = spec.model_copy(update={"bad_images": "skip"})
+    d = check.check_dataset(load_dataset(skip, 0), skip, tmp_path / "run")
+    assert d.counts["images_skipped_undecodable"] == 1
+    assert str(victim) not in list(d.train.images) + list(d.test.images)
