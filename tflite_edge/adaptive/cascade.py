@@ -57,9 +57,11 @@ def thresholds_for(fixed: Sequence[Optional[float]], shared: float) -> List[floa
 
 
 def choose_threshold(scores, labels, fixed: Sequence[Optional[float]], max_accuracy_drop: float,
-                     confidence: Optional[float] = None) -> dict:
+                     confidence: Optional[float] = None, reference_pred: Optional[np.ndarray] = None) -> dict:
     """The lowest shared threshold (for the exits in `fixed` that are None) whose accuracy drop
-    against the final head alone stays within `max_accuracy_drop`: lower exits more images.
+    against the reference stays within `max_accuracy_drop`: lower exits more images. The
+    reference is `reference_pred` (the full model of the same format, which the report compares
+    with), else the cascade's own final head.
 
     With `confidence`, the drop kept within the limit is the one-sided upper bound on unseen data
     (margin.accuracy_drop_upper_bound), and thresholds are tested from the highest down, stopping
@@ -70,7 +72,7 @@ def choose_threshold(scores, labels, fixed: Sequence[Optional[float]], max_accur
     drop_bound and margin); `met` False means
     even the highest threshold in the grid missed the limit, and that highest one is used."""
     labels = np.asarray(labels)
-    final_correct = np.argmax(scores[-1], axis=-1) == labels
+    final_correct = (np.argmax(scores[-1], axis=-1) if reference_pred is None else np.asarray(reference_pred)) == labels
 
     def at(t):
         pred, exit_at = decide(scores, thresholds_for(fixed, t))

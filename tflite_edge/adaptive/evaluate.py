@@ -75,7 +75,8 @@ def evaluate_cascades(ctx, model, test_batches, labels, full_preds: dict, k_scor
 def _validation(chosen: dict) -> dict:
     """How auto chose (validation drop, its bound and margin), for the report; {} for fixed ones."""
     v = chosen.get("validation")
-    return {"validation": {k: v[k] for k in ("samples", "drop", "drop_bound", "margin", "confidence", "met")
+    return {"validation": {k: v[k] for k in ("samples", "drop", "drop_bound", "margin", "confidence", "met",
+                                             "reference")
                            if k in v}} if v else {}
 
 
