@@ -47,8 +47,8 @@ def keras_path(model, fmt, calibration) -> bytes:
 
 
 def outputs(data: bytes, images: np.ndarray) -> np.ndarray:
-    from tflite_edge.bench.host_worker import quantize_input
-    from tflite_edge.compat import interpreter_module
+    from tflite_edge.runtime import quantize_input
+    from tflite_edge.runtime import interpreter_module
 
     it = interpreter_module().Interpreter(model_content=data)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]

@@ -15,7 +15,7 @@ import sys
 CHILD = r"""
 import sys, time
 import numpy as np
-from tflite_edge.bench.host_worker import make_interpreter, random_inputs
+from tflite_edge.runtime import make_interpreter, random_inputs
 interp, _ = make_interpreter(sys.argv[1], 1)
 for d, v in zip(interp.get_input_details(), random_inputs(interp)):
     interp.set_tensor(d["index"], v)

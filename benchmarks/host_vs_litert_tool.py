@@ -66,7 +66,7 @@ def same_process(model: Path, threads: int, blocks: int = 40, block: int = 10) -
     import ai_edge_litert.tools.benchmark_litert_model as bt
     from ai_edge_litert.interpreter import Interpreter
 
-    from tflite_edge.bench.host_worker import random_inputs
+    from tflite_edge.runtime import random_inputs
 
     interp = Interpreter(model_path=str(model), num_threads=threads)
     interp.allocate_tensors()

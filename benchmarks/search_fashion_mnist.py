@@ -47,7 +47,8 @@ def main() -> int:
     from tflite_edge.models.classifier import InputSpec
     from tflite_edge.recipe import ModelSpec, load_recipe
     from tflite_edge.run import RunContext, plan
-    from tflite_edge import search
+    from tflite_edge.search.stage import search
+    from tflite_edge.search.trial import measure_trial
 
     import numpy as np
 
@@ -59,7 +60,7 @@ def main() -> int:
     ctx.dataset  # loading Fashion-MNIST is not search time
 
     wall0, cpu0 = time.monotonic(), cpu_seconds()
-    found = search.search(ctx)
+    found = search(ctx)
     search_wall, search_cpu = time.monotonic() - wall0, cpu_seconds() - cpu0
     best_spec = ModelSpec.model_validate(found["model"])
     best = json.loads(ctx.path(f"search/trials/trial_{found['best_trial']}.json").read_text())
@@ -72,8 +73,8 @@ def main() -> int:
     final = load_recipe(RECIPE, [*args.set, f"search.epochs_per_trial={args.final_epochs}"])
     fctx = RunContext(final, out, manifest)
     t0 = time.monotonic()
-    best = search.measure_trial(fctx, best_spec, "final_searched")
-    base = search.measure_trial(fctx, base_spec, "final_baseline")
+    best = measure_trial(fctx, best_spec, "final_searched")
+    base = measure_trial(fctx, base_spec, "final_baseline")
     base_seconds = time.monotonic() - t0
 
     d = ctx.dataset

@@ -267,7 +267,7 @@ def check_model_file(path: Path) -> str:
 
 INTERPRETER_LOOP = """
 import json, sys
-from tflite_edge.bench.host_worker import make_interpreter
+from tflite_edge.runtime import make_interpreter
 for p in sys.argv[1:]:
     print(json.dumps({"path": p}), flush=True)
     try:

@@ -211,7 +211,7 @@ def test_run_trains_exits_with_qat_and_teacher(adaptive_run):
     assert report["optimize"][-1]["name"].endswith("qat")
     assert report["distillation"]["teachers"][0]["source"] == "trained_in_run"
     # the full-model artifacts hold the final head only: one output, the metadata's probabilities
-    from tflite_edge.bench.host_worker import make_interpreter
+    from tflite_edge.runtime import make_interpreter
 
     for a in report["artifacts"]:
         interp, _ = make_interpreter(str(run_dir / a["path"]))

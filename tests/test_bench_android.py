@@ -254,7 +254,7 @@ def test_real_device_facts():
 
 
 def test_latency_plot_skips_error_rows(tmp_path):
-    from tflite_edge.bench.plot import plot_latency
+    from tflite_edge.plots import plot_latency
 
     rows = [
         {"model": "fp32.tflite", "target": "host", "delegate": "xnnpack", "threads": 1, "latency_ms_p50": 4.8},

@@ -112,7 +112,7 @@ def test_old_format_without_prefix_scientific_notation_and_op_profile():
     assert len(profile["run_order"]) == 31
     assert profile["run_order"][0] == {
         "node_type": "CONV_2D", "avg_ms": 60.957, "pct": 2.066, "times_called": 1,
-        "name": "[MobilenetV1/MobilenetV1/Conv2d_0/Relu6]:0",
+        "name": "[MobilenetV1/MobilenetV1/Conv2d_0/Relu6]:0", "where": "cpu",
     }
     conv = next(r for r in profile["by_node_type"] if r["node_type"] == "CONV_2D")
     assert conv["count"] == 15 and conv["pct"] == pytest.approx(89.897)
@@ -124,7 +124,8 @@ def test_old_gpu_format_peak_memory_and_delegate_in_profile():
     assert s["fallback_warning"] is None and s["error"] is None
     assert s["peak_memory_mb"] == pytest.approx(63.4883) and s["memory_kind"] == "max_rss"
     assert s["op_profile"]["by_node_type"] == [
-        {"node_type": "TfLiteGpuDelegateV2", "count": 1, "avg_ms": 8.671, "pct": 100.0, "times_called": 1}
+        {"node_type": "TfLiteGpuDelegateV2", "count": 1, "avg_ms": 8.671, "pct": 100.0, "times_called": 1,
+         "where": "delegate"}
     ]
 
 

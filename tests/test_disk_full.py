@@ -77,7 +77,9 @@ def test_enospc_outside_atomic_writes_is_one_line_too(monkeypatch, capsys, tmp_p
     def fail(args):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "logs" / "events.out"))
 
-    monkeypatch.setattr(cli, "cmd_list", fail)
+    from tflite_edge.commands import list as list_command
+
+    monkeypatch.setattr(list_command, "run", fail)
     assert cli.main(["list"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {tmp_path / 'logs' / 'events.out'}: no space left on device (")

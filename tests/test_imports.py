@@ -6,6 +6,7 @@ ties two modules together. Edges come from the source (ast), so the test needs n
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tflite_edge"
@@ -94,3 +95,40 @@ def test_the_checker_finds_a_circle_and_a_private_import():
     edges = {"p.a": {"p.b"}, "p.b": {"p.c"}, "p.c": {"p.a"}, "p.d": {"p.a"}}
     assert find_cycle(edges) == ["p.a", "p.b", "p.c", "p.a"]
     assert find_cycle({"p.a": {"p.b"}, "p.b": set()}) is None
+
+
+def task_name_comparisons(task_names) -> list:
+    """(module, line) of every comparison with a task name as a string (`task == "detection"`,
+    `x in ("classification", ...)`) in a module outside tasks/."""
+    names, found = set(task_names), []
+
+    def is_name(node):
+        if isinstance(node, ast.Constant):
+            return node.value in names
+        return isinstance(node, (ast.Tuple, ast.List, ast.Set)) and any(is_name(e) for e in node.elts)
+
+    for module, path in _modules().items():
+        if module.startswith(f"{PACKAGE.name}.tasks"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and any(is_name(n) for n in [node.left, *node.comparators]):
+                found.append((module, node.lineno))
+    return found
+
+
+def test_no_module_outside_tasks_compares_a_task_name():
+    from tflite_edge.tasks import TASKS
+
+    found = task_name_comparisons(TASKS)
+    assert found == [], "task-specific branches belong in tasks/NAME/: " + ", ".join(f"{m}:{n}" for m, n in found)
+
+
+def test_the_checker_finds_a_task_name_comparison(tmp_path, monkeypatch):
+    pkg = tmp_path / PACKAGE.name
+    (pkg / "tasks").mkdir(parents=True)
+    (pkg / "stage.py").write_text('def f(r):\n    return 1 if r.task == "detection" else 2\n')
+    (pkg / "other.py").write_text('def g(t):\n    return t in ("classification",)\n')
+    (pkg / "tasks" / "fine.py").write_text('def h(t):\n    return t == "detection"\n')
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
+    assert sorted(task_name_comparisons(["classification", "detection"])) == [
+        (f"{PACKAGE.name}.other", 2), (f"{PACKAGE.name}.stage", 2)]

@@ -60,3 +60,32 @@ def test_activation_choice_changes_the_graph():
 def test_duplicate_registration_raises():
     with pytest.raises(ValueError, match="registered twice"):
         MODELS.register("plain_cnn")(lambda i, s: None)
+
+
+def test_hard_swish_converts_to_one_fused_op_per_activation():
+    """Our hard-swish is the converter's HARD_SWISH builtin (one op, delegated), in float and int8,
+    and hard-sigmoid (squeeze-excite) is ADD with a fused RELU6 and a MUL: no MINIMUM/RELU chains."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from tflite_edge import compat
+    from tflite_edge.export import convert_keras
+
+    compat.keras().utils.set_random_seed(0)
+    model = build_classifier(ModelSpec(name="mobilenet_v3_small", width=0.25, activation="hard_swish"),
+                             InputSpec(32, 32, 3), 3)
+    activations = sum(l.name.endswith("_hswish") for l in model.layers)
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 3)).astype(np.float32)
+    for fmt in ("float32", "int8"):
+        ops = [o["op_name"] for o in Interpreter(model_content=convert_keras(model, fmt, x))._get_ops_details()]
+        assert ops.count("HARD_SWISH") == activations > 0, (fmt, ops.count("HARD_SWISH"), activations)
+        assert "MINIMUM" not in ops and "RELU" not in ops, fmt
+
+
+def test_keras_application_from_scratch_gets_short_run_batchnorm_momentum():
+    from tflite_edge import compat
+    from tflite_edge.models.keras_applications import FROM_SCRATCH_MOMENTUM
+
+    keras = compat.keras()
+    model = build_classifier(ModelSpec(name="keras_mobilenet_v3_small", width=0.75), InputSpec(32, 32, 3), 3)
+    momenta = {l.momentum for l in model.layers if isinstance(l, keras.layers.BatchNormalization)}
+    assert momenta == {FROM_SCRATCH_MOMENTUM}

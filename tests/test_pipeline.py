@@ -34,7 +34,7 @@ def test_every_artifact_carries_metadata_and_a_named_signature(tiny_run):
     import zipfile
     from io import BytesIO
 
-    from tflite_edge.bench.host_worker import make_interpreter
+    from tflite_edge.runtime import make_interpreter
     from tflite_edge.metadata import read_metadata
 
     recipe, run_dir, report = tiny_run

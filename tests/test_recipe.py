@@ -142,3 +142,13 @@ def test_schema_command_prints_json_schema(capsys):
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
     assert "optimize" in schema["properties"]
+
+
+def test_a_format_is_declared_once_with_its_properties():
+    from tflite_edge.export import CONVERTERS, static_batch
+    from tflite_edge.formats import FORMATS as DECLARED, NEEDS_CALIBRATION, formats_for
+
+    assert set(DECLARED.names()) == set(CONVERTERS.names()) == set(FORMATS)
+    assert [f for f in FORMATS if static_batch(f)] == ["edgetpu"]
+    assert "dynamic" not in NEEDS_CALIBRATION and "int8" in NEEDS_CALIBRATION
+    assert "int16x8" not in formats_for("detection") and set(formats_for("classification")) == set(FORMATS)

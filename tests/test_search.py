@@ -97,7 +97,7 @@ def test_default_knobs_rebuild_mobilenet_v2_exactly():
 
 
 def test_reward_and_pareto_front():
-    from tflite_edge.search import mnasnet_reward, pareto_front
+    from tflite_edge.search.scoring import mnasnet_reward, pareto_front
 
     assert mnasnet_reward(0.8, 1.0, 1.0, -0.07) == pytest.approx(0.8)  # at the target: accuracy alone
     assert mnasnet_reward(0.8, 2.0, 1.0, -0.07) == pytest.approx(0.8 * 2 ** -0.07)  # slower: less
@@ -118,7 +118,7 @@ def test_reward_and_pareto_front():
 
 def test_hyperparameters_map_to_a_model_spec():
     from tflite_edge.recipe import ModelSpec
-    from tflite_edge.search import MobileNetV2Space, spec_from_values
+    from tflite_edge.search.space import MobileNetV2Space, spec_from_values
 
     import keras_tuner as kt
 
@@ -143,21 +143,20 @@ def test_unreachable_target_fails_before_the_first_trial(tmp_path):
 
 
 def test_failed_trial_is_recorded_and_the_best_feeds_build(tmp_path, monkeypatch):
-    from tflite_edge import search
-    from tflite_edge.build import build
     from tflite_edge.models import build_classifier
     from tflite_edge.models.classifier import InputSpec
     from tflite_edge.recipe import ModelSpec
-    from tflite_edge.run import RunContext, plan
+    from tflite_edge.run import RunContext, plan, stage_function
+    from tflite_edge.search import stage as search, trial
 
-    real = search.measure_trial
+    real = trial.measure_trial
 
     def first_fails(ctx, spec, trial_id):
         if trial_id == "0":
             raise RuntimeError("simulated converter crash")
         return real(ctx, spec, trial_id)
 
-    monkeypatch.setattr(search, "measure_trial", first_fails)
+    monkeypatch.setattr(trial, "measure_trial", first_fails)
     recipe = validate_dict(SEARCH)
     run_dir = tmp_path / "run"
     manifest, todo = plan(recipe, run_dir, None)
@@ -176,7 +175,7 @@ def test_failed_trial_is_recorded_and_the_best_feeds_build(tmp_path, monkeypatch
     assert pareto["front"] == ["1"] and {t["trial_id"] for t in pareto["trials"]} == {"0", "1"}
     assert (run_dir / "search/pareto.png").read_bytes()[:4] == b"\x89PNG"
 
-    built = build(ctx)  # `build` reads the search stage's output in place of recipe.model
+    built = stage_function("build", recipe)(ctx)  # `build` reads the search stage's output in place of recipe.model
     spec = ModelSpec.model_validate(out["model"])
     assert spec.model_dump(mode="json") == best["model"] and spec.width in (0.25, 0.35)
     assert built["params"] == build_classifier(spec, InputSpec(16, 16, 3), 4).count_params()

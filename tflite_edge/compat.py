@@ -67,9 +67,3 @@ def tfmot():
 
     return tensorflow_model_optimization
 
-
-def interpreter_module():
-    """ai_edge_litert's interpreter (the successor of tflite-runtime); does not import TF."""
-    from ai_edge_litert import interpreter
-
-    return interpreter

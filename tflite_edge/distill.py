@@ -2,17 +2,22 @@
 
 This module holds what every task shares: the teacher list of a run (path teachers loaded and
 checked first, so a bad file fails before an in-run teacher spends time training; weights
-normalised to sum to 1; loaded once per process), safe loading of a path teacher, and the
-settings an in-run teacher is reused by. The loss, the checks of a teacher's outputs and the
-training of `model:` teachers belong to the task (tasks/*/distill.py).
+normalised to sum to 1; loaded once per process), safe loading of a path teacher, the settings an
+in-run teacher is reused by, and the teachers named by their recipe (`teacher.sources[].recipe`):
+run or resumed up to `train` beside the student's run before its stages, then loaded like a
+`path` teacher. A teacher's run directory sits beside the student's, named as `tflite-edge run`
+names it (runs/fashion_mnist_compress -> runs/fashion_mnist_teacher), so a teacher run by hand
+before is found and resumed, not trained again. The loss, the checks of a teacher's outputs and
+the training of `model:` teachers belong to the task (tasks/*/distill.py).
 
 >>> [(teacher, weight) for teacher, weight in teachers(ctx)]       # doctest: +SKIP
 """
 from __future__ import annotations
 
+import json
 import weakref
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 from .errors import UserInputError
 
@@ -48,7 +53,6 @@ def load_path_teacher(ctx, i: int, source, num_classes: int, check):
 def teachers(ctx) -> List[tuple]:
     """[(teacher model, normalised weight)] of the run's recipe, in `teacher.sources` order."""
     from .tasks import task_for
-    from .teacher_recipes import teacher_recipes, teacher_run_dir, trained_model
 
     if ctx in _TEACHERS:
         return _TEACHERS[ctx]
@@ -77,3 +81,53 @@ def teachers(ctx) -> List[tuple]:
     _TEACHERS[ctx] = out
     return out
 
+
+# ---------------------------------------------------------------- teachers named by recipe
+def teacher_recipes(recipe) -> List[Tuple[int, object]]:
+    """[(source index, validated teacher Recipe)] of the recipe's `recipe:` teachers."""
+    from .recipe import load_recipe
+
+    if recipe.teacher is None:
+        return []
+    out = []
+    for i, src in enumerate(recipe.teacher.sources):
+        if src.recipe is None:
+            continue
+        try:
+            out.append((i, load_recipe(src.recipe)))
+        except UserInputError as e:
+            raise UserInputError(f"teacher.sources[{i}].recipe: {e}") from None
+    return out
+
+
+def teacher_run_dir(run_dir: Path, teacher) -> Path:
+    """The teacher recipe's run directory, beside the student's."""
+    return Path(run_dir).resolve().parent / teacher.name
+
+
+def trained_model(teacher_run: Path, where: str) -> Path:
+    """The model the teacher run's `train` stage saved (from its manifest)."""
+    manifest = Path(teacher_run) / "manifest.json"
+    try:
+        stage = json.loads(manifest.read_text())["stages"]["train"]
+        if not stage.get("done"):
+            raise KeyError("train")
+        return Path(teacher_run) / stage["outputs"]["model"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserInputError(f"{where}: {teacher_run} holds no finished train stage; rerun this recipe to "
+                             "train the teacher, or delete that folder") from None
+
+
+def run_teacher_recipes(recipe, run_dir: Path, run_recipe, log=print, chain: tuple = ()) -> None:
+    """Run or resume each `teacher.sources[].recipe` up to its train stage, beside `run_dir`, with
+    `run_recipe` (run.run_recipe); `chain`: the recipes teaching through this one (no circles)."""
+    for i, teacher in teacher_recipes(recipe):
+        if teacher.name in chain + (recipe.name,):
+            raise UserInputError(f"teacher.sources[{i}].recipe: '{teacher.name}' teaches itself through "
+                                 f"{' -> '.join(chain + (recipe.name, teacher.name))}; break the circle")
+        folder = teacher_run_dir(run_dir, teacher)
+        log(f"[teacher {teacher.name}: {folder}]")
+        try:
+            run_recipe(teacher, folder, log=log, until="train", _chain=chain + (recipe.name,))
+        except UserInputError as e:
+            raise UserInputError(f"teacher.sources[{i}].recipe ({folder}): {e}") from None

@@ -29,3 +29,13 @@ class DeviceUnavailable(EdgeError):
     """A benchmark target (device, runtime, binary) is absent. Exit code 1."""
 
     exit_code = 1
+
+
+def one_line(text: str) -> str:
+    """An error message as one terminal line: line breaks and control characters escaped.
+
+    A recipe value may hold any character (YAML allows \x1e, \u2028 ...); echoed raw, those
+    split the message over lines or garble the terminal.
+    """
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+                   for c in str(text))

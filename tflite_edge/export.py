@@ -1,4 +1,4 @@
-"""Keras -> TFLite in every format the edge needs: the format registry and one export per model.
+"""Keras -> TFLite in every format the edge needs: each format's converter setup and one export per model.
 
 Why not `TFLiteConverter.from_keras_model`: it saves the whole Keras model as a SavedModel first,
 tracing every layer's call for Keras' own reloading, and does so again for every format. On the
@@ -22,10 +22,11 @@ import numpy as np
 
 from . import atomic, compat
 from .errors import UserInputError
+from .formats import FORMATS
 from .registry import Registry
 
+# How each format of formats.py is made: a setup of the TFLiteConverter, registered by its name.
 CONVERTERS = Registry("format")
-NEEDS_CALIBRATION = {"int8", "int8_io", "uint8_io", "int16x8", "edgetpu"}
 INPUT_NAME = "image"  # the signature's input name in every artifact
 
 
@@ -41,19 +42,19 @@ def _representative(calibration: Optional[np.ndarray], fmt: str) -> Callable:
     return gen
 
 
-@CONVERTERS.register("float32", summary="float32 weights and activations")
+@CONVERTERS.register("float32")
 def _float32(conv, calibration):
     pass
 
 
-@CONVERTERS.register("float16", summary="float16 weights, float32 compute on CPU (half the size)")
+@CONVERTERS.register("float16")
 def _float16(conv, calibration):
     tf = compat.tf()
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.target_spec.supported_types = [tf.float16]
 
 
-@CONVERTERS.register("dynamic", summary="int8 weights, float activations (no calibration)")
+@CONVERTERS.register("dynamic")
 def _dynamic(conv, calibration):
     conv.optimizations = [compat.tf().lite.Optimize.DEFAULT]
 
@@ -68,22 +69,22 @@ def _full_int8(conv, calibration, fmt, io_type=None):
         conv.inference_output_type = io_type
 
 
-@CONVERTERS.register("int8", summary="full integer, float32 input/output")
+@CONVERTERS.register("int8")
 def _int8(conv, calibration):
     _full_int8(conv, calibration, "int8")
 
 
-@CONVERTERS.register("int8_io", summary="full integer with int8 input/output")
+@CONVERTERS.register("int8_io")
 def _int8_io(conv, calibration):
     _full_int8(conv, calibration, "int8_io", compat.tf().int8)
 
 
-@CONVERTERS.register("uint8_io", summary="full integer with uint8 input/output")
+@CONVERTERS.register("uint8_io")
 def _uint8_io(conv, calibration):
     _full_int8(conv, calibration, "uint8_io", compat.tf().uint8)
 
 
-@CONVERTERS.register("int16x8", summary="int16 activations, int8 weights (accuracy-sensitive models)")
+@CONVERTERS.register("int16x8")
 def _int16x8(conv, calibration):
     tf = compat.tf()
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -92,15 +93,14 @@ def _int16x8(conv, calibration):
         tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
 
 
-@CONVERTERS.register("edgetpu", summary="Edge TPU-ready: full int8, uint8 I/O, static batch 1 (then "
-                                         "edgetpu_compiler when installed)", static_batch=True)
+@CONVERTERS.register("edgetpu")
 def _edgetpu(conv, calibration):
     _full_int8(conv, calibration, "edgetpu", compat.tf().uint8)
 
 
 def static_batch(fmt: str) -> bool:
     """Formats whose artifact has batch fixed to 1 (the Edge TPU compiler refuses dynamic shapes)."""
-    return bool(CONVERTERS.meta(fmt).get("static_batch"))
+    return FORMATS.get(fmt).static_batch
 
 
 class Export:

@@ -29,11 +29,12 @@ def history_dict(hist) -> dict:
 
 
 def fit_model(ctx, model, epochs: int, learning_rate: float, label: str, extra_callbacks=(), recipe=None,
-              teacher=None) -> dict:
+              teacher=None, validate: bool = True) -> dict:
     """Fit `model` in place on the run's data; returns the Keras history dict.
 
     `recipe` (default: the run's) sets data, optimizer and teachers: a teacher is trained with its
-    own. `teacher` is a (model, settings) pair to distil from instead of the recipe's teachers."""
+    own. `teacher` is a (model, settings) pair to distil from instead of the recipe's teachers.
+    `validate=False`: no validation pass nor early stopping (a search trial scores the model itself)."""
     from .progress import epoch_progress
     from .tasks import task_for
 
@@ -42,17 +43,18 @@ def fit_model(ctx, model, epochs: int, learning_rate: float, label: str, extra_c
         return {}
     keras, t, task = compat.keras(), recipe.train, task_for(recipe)
     data = task.fit_data(ctx, recipe)
+    val = data.val if validate else None
     callbacks = [epoch_progress(epochs, label), *extra_callbacks]
     if t.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(ctx.path(f"logs/{label}")),
                                                      write_graph=False, profile_batch=0))
-    if t.early_stopping and data.val is not None:
+    if t.early_stopping and val is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=task.early_stopping_monitor(recipe),
                                                        patience=t.early_stopping.patience,
                                                        restore_best_weights=True))
     optimizer = make_optimizer(t.optimizer, learning_rate, t.schedule, epochs * max(data.steps_per_epoch, 0))
     trainer = task.trainer(ctx, model, recipe, optimizer, teacher)
-    hist = trainer.fit(data.train, validation_data=data.val, epochs=epochs, callbacks=callbacks, verbose=0)
+    hist = trainer.fit(data.train, validation_data=val, epochs=epochs, callbacks=callbacks, verbose=0)
     return history_dict(hist)
 
 

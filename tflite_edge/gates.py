@@ -1,25 +1,34 @@
-"""Quality gates from `evaluate:`: each a name, the measured value, the threshold and pass/fail."""
+"""Quality gates from `evaluate:`: each a name, the measured value, the threshold and pass/fail.
+
+What every task shares: the gate record, the "at least" and "at most a drop" shapes, and the Edge
+TPU gate of edgetpu artifacts. Which scores are gated is the task's (tasks/*/evaluate.py).
+"""
 from __future__ import annotations
 
+from typing import Optional
 
-def check_gates(spec, keras_acc: float, artifacts: list) -> list:
-    gates = []
-    if spec.min_keras_accuracy is not None:
-        gates.append({"name": "min_keras_accuracy", "value": keras_acc, "threshold": spec.min_keras_accuracy,
-                      "passed": keras_acc >= spec.min_keras_accuracy})
-    for a in artifacts:
-        limit = spec.max_accuracy_drop_by_format.get(a["format"], spec.max_accuracy_drop)
-        if limit is not None:
-            drop = keras_acc - a["accuracy"]
-            gates.append({"name": f"max_accuracy_drop[{a['name']}]", "value": drop, "threshold": limit,
-                          "passed": drop <= limit + 1e-12})
-        if spec.min_agreement is not None:
-            gates.append({"name": f"min_agreement[{a['name']}]", "value": a["agreement_with_keras"],
-                          "threshold": spec.min_agreement,
-                          "passed": a["agreement_with_keras"] >= spec.min_agreement})
-        check = a.get("edgetpu_check")
-        if check is not None and spec.edgetpu_max_cpu_ops is not None:
-            gates.append({"name": f"edgetpu_max_cpu_ops[{a['name']}]", "value": check["on_cpu"],
-                          "threshold": spec.edgetpu_max_cpu_ops,
-                          "passed": check["verdict"] != "not_compilable" and check["on_cpu"] <= spec.edgetpu_max_cpu_ops})
-    return gates
+
+def gate(name: str, value, threshold, passed: bool) -> dict:
+    return {"name": name, "value": value, "threshold": threshold, "passed": passed}
+
+
+def at_least(name: str, value: float, threshold: Optional[float]) -> list:
+    """[the gate value >= threshold], or [] when the recipe sets no threshold."""
+    return [] if threshold is None else [gate(name, value, threshold, value >= threshold)]
+
+
+def at_most_drop(name: str, reference: float, value: float, limit: Optional[float]) -> list:
+    """[the gate reference - value <= limit] (a drop from the Keras model), or [] without a limit."""
+    if limit is None:
+        return []
+    drop = reference - value
+    return [gate(name, drop, limit, drop <= limit + 1e-12)]
+
+
+def edgetpu_gates(spec, artifact: dict) -> list:
+    """An edgetpu artifact's ops predicted to fall back to the CPU, against `edgetpu_max_cpu_ops`."""
+    check = artifact.get("edgetpu_check")
+    if check is None or spec.edgetpu_max_cpu_ops is None:
+        return []
+    return [gate(f"edgetpu_max_cpu_ops[{artifact['name']}]", check["on_cpu"], spec.edgetpu_max_cpu_ops,
+                 check["verdict"] != "not_compilable" and check["on_cpu"] <= spec.edgetpu_max_cpu_ops)]

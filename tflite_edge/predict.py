@@ -18,10 +18,10 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .errors import UserInputError
-from .metadata import DETECTION_NAMES, DETECTION_ROLES, detection_output_roles, parse_labels, read_metadata
+from .runtime import dequantize
+from .metadata import parse_labels, read_metadata
+from .tasks import task_module
 
-# TFLite_Detection_PostProcess writes ymin, xmin, ymax, xmax as ratios of the input size
-_OP_BOX_LAYOUT = {"index": [1, 0, 3, 2], "type": "BOUNDARIES", "coordinate_type": "RATIO"}
 _COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"]
 
 
@@ -67,11 +67,7 @@ class Predictor:
         it.invoke()
         outputs = []
         for d in it.get_output_details():
-            value = it.get_tensor(d["index"])
-            scale, zero_point = d["quantization"]
-            if np.issubdtype(value.dtype, np.integer) and scale:
-                value = (value.astype(np.float32) - zero_point) * scale
-            outputs.append(np.asarray(value, dtype=np.float32))
+            outputs.append(dequantize(it.get_tensor(d["index"]), d))
         return outputs
 
     def classify(self, image, top_k: int) -> List[dict]:
@@ -135,26 +131,11 @@ def _read_labels(path: Path) -> List[str]:
     return labels
 
 
-def _detection_roles(meta: Optional[dict], model_bytes: bytes, shapes: List[List[int]],
-                     where: str) -> List[str]:
-    names = {name: role for role, name in DETECTION_NAMES.items()}
-    by_name = [names.get(o["name"]) for o in (meta or {}).get("outputs", [])]
-    if len(by_name) == 4 and sorted(filter(None, by_name)) == sorted(DETECTION_ROLES):
-        roles = by_name  # the official names, as the Task Library maps them
-    else:
-        roles = detection_output_roles(model_bytes) or list(DETECTION_ROLES)
-    shape = dict(zip(roles, shapes))
-    if len(shape["boxes"]) != 3 or shape["boxes"][-1] != 4 or int(np.prod(shape["count"])) != 1:
-        raise UserInputError(f"{where}: outputs {shapes} are not the four of TFLite_Detection_PostProcess "
-                             "(boxes [1,N,4], classes [1,N], scores [1,N], count [1])")
-    return roles
-
-
 def open_model(path: Path, labels: Optional[Path] = None, mean: Optional[Sequence[float]] = None,
                std: Optional[Sequence[float]] = None, raw: bool = False, threads: int = 1) -> Predictor:
     """A Predictor for `path`; flags override what the metadata says and stand in where it has none."""
     from .bench.host import check_tflite_file
-    from .bench.host_worker import make_interpreter
+    from .runtime import make_interpreter
 
     path = Path(path)
     if (mean is None) != (std is None):
@@ -215,14 +196,7 @@ def open_model(path: Path, labels: Optional[Path] = None, mean: Optional[Sequenc
                              "(or --raw for a model that takes 0..255 pixels)")
 
     predictor = Predictor(path, interpreter, task, list(label_list), mean_v, std_v, source)
-    if task == "classification":
-        if len(shapes) != 1 or int(np.prod(shapes[0])) != len(label_list):
-            raise UserInputError(f"{where}: outputs {shapes} but {len(label_list)} labels; a classifier needs "
-                                 "one output with one score per label")
-    else:
-        predictor.roles = _detection_roles(meta, data, shapes, where)
-        boxes_meta = next((o for o in (meta or {}).get("outputs", []) if o.get("bounding_box")), None)
-        predictor.box_layout = boxes_meta["bounding_box"] if boxes_meta else dict(_OP_BOX_LAYOUT)
+    task_module(task, "predict").prepare(predictor, meta, data, shapes, where)  # tasks/NAME/predict.py
     return predictor
 
 
@@ -335,41 +309,31 @@ def predict(model: Path, inputs: Sequence[Path], top_k: int = 5, threshold: floa
     files = collect_images(inputs)
     predictor = open_model(Path(model), labels, mean, std, raw)
     images = [load_image(f) for f in files]
-    results, used = [], set()
-    for path, image in zip(files, images):
-        if predictor.task == "classification":
-            results.append({"image": str(path), "top_k": predictor.classify(image, top_k)})
-            continue
-        found = predictor.detect(image, threshold)
-        drawn = None
-        if out is not None:
-            name, n = f"{path.stem}_boxes.png", 1
-            while name in used:  # same stem in two folders: keep both
-                n += 1
-                name = f"{path.stem}_boxes_{n}.png"
-            used.add(name)
-            drawn = str(draw_boxes(image, found, Path(out) / name))
-        results.append({"image": str(path), "detections": found, "drawn": drawn})
+    used = set()
+
+    def draw(image, found, path) -> Optional[str]:
+        if out is None:
+            return None
+        name, n = f"{path.stem}_boxes.png", 1
+        while name in used:  # same stem in two folders: keep both
+            n += 1
+            name = f"{path.stem}_boxes_{n}.png"
+        used.add(name)
+        return str(draw_boxes(image, found, Path(out) / name))
+
+    runner = task_module(predictor.task, "predict")
+    results = [runner.run(predictor, image, path, top_k, threshold, draw) for path, image in zip(files, images)]
     return {"model": str(model), "task": predictor.task,
             "preprocessing": {"source": predictor.normalisation,
                               "mean": None if predictor.mean is None else predictor.mean.tolist(),
                               "std": None if predictor.std is None else predictor.std.tolist(),
                               "input_dtype": np.dtype(predictor.input["dtype"]).name},
-            "threshold": threshold if predictor.task == "detection" else None, "results": results}
+            "threshold": runner.result_threshold(threshold), "results": results}
 
 
 def format_text(result: dict) -> str:
     """The result as a terminal table: top-k per image, or each detection with its box."""
     lines = []
     for r in result["results"]:
-        if result["task"] == "classification":
-            lines.append(r["image"] + (f"  (answered by {r['answered_by']})" if "answered_by" in r else ""))
-            width = max(len(p["label"]) for p in r["top_k"])
-            lines += [f"  {i}. {p['label']:<{width}}  {p['score']:.4f}" for i, p in enumerate(r["top_k"], 1)]
-            continue
-        drawn = f" -> {r['drawn']}" if r["drawn"] else ""
-        lines.append(f"{r['image']}: {len(r['detections'])} detection(s) with score >= "
-                     f"{result['threshold']:g}{drawn}")
-        lines += [f"  {d['label']:<12} {d['score']:.3f}  box ymin {d['box'][0]:.3f} xmin {d['box'][1]:.3f} "
-                  f"ymax {d['box'][2]:.3f} xmax {d['box'][3]:.3f}" for d in r["detections"]]
+        lines += task_module(result["task"], "predict").text_lines(r, result)
     return "\n".join(lines)

@@ -9,7 +9,6 @@ target, the quality gates and the stage timings.
 """
 from __future__ import annotations
 
-import io
 import json
 from html import escape
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Iterable, Optional
 
 from . import atomic, overview
 from .errors import UserInputError
+from .plots import pareto_svg
+from .recommend import html_section as choices_html
 
 # Higher is better for each; the first one an artifact carries is the quality axis.
 QUALITY_KEYS = ("accuracy", "map", "map_50", "map50")
@@ -86,64 +87,14 @@ def pareto_points(runs: list[tuple[str, dict]]) -> list[dict]:
 
 
 def pareto_front(points: list[dict]) -> list[dict]:
-    """The points no other point beats on both latency (lower) and quality (higher), by latency."""
-    front, best = [], float("-inf")
-    for p in sorted(points, key=lambda p: (p["latency_ms"], -p["quality"])):
-        if p["quality"] > best:
-            front.append(p)
-            best = p["quality"]
-    return front
+    """The points no other point beats on both latency (lower) and quality (higher), by latency;
+    of points equal on both, the first."""
+    from .pareto import pareto_front as non_dominated
 
-
-def pareto_svg(points: list[dict], title: str) -> str:
-    """The Pareto plot as an inline SVG string (empty when there is nothing to plot)."""
-    if not points:
-        return ""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on CI machines or boards
-    import matplotlib.pyplot as plt
-
-    runs = list(dict.fromkeys(p["run"] for p in points))
-    configs = list(dict.fromkeys(p["config"] for p in points))
-    markers = "os^Dv<>Ph*"
-    biggest = max(p["size_bytes"] for p in points) or 1
-    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "tflite-edge"}):
-        fig, ax = plt.subplots(figsize=(9, 5.2))
-        placed = []
-        for p in points:
-            # Near-identical points (float32 and float16 often are) get their labels stacked, not overprinted.
-            near = sum(1 for q in placed if abs(q["latency_ms"] - p["latency_ms"]) <= 0.03 * max(p["latency_ms"], 1e-9)
-                       and abs(q["quality"] - p["quality"]) <= 0.002)
-            placed.append(p)
-            # Area proportional to bytes, with a floor so a tiny model stays visible.
-            area = 40 + 1400 * p["size_bytes"] / biggest
-            ax.scatter(p["latency_ms"], 100 * p["quality"], s=area, alpha=0.6, edgecolors="black", linewidths=0.6,
-                       color=f"C{runs.index(p['run']) % 10}", marker=markers[configs.index(p["config"]) % len(markers)])
-            ax.annotate(p["artifact"] if len(runs) == 1 else f"{p['run']}: {p['artifact']}",
-                        (p["latency_ms"], 100 * p["quality"]), fontsize=7, xytext=(5, 4 - 9 * near),
-                        textcoords="offset points")
-        front = pareto_front(points)
-        ax.step([p["latency_ms"] for p in front], [100 * p["quality"] for p in front], where="post",
-                color="0.35", linestyle="--", linewidth=1, label="Pareto front")
-        for i, r in enumerate(runs if len(runs) > 1 else []):
-            ax.scatter([], [], color=f"C{i % 10}", label=r)
-        for i, c in enumerate(configs):
-            ax.scatter([], [], color="0.6", marker=markers[i % len(markers)], label=c)
-        ax.legend(fontsize="small", loc="best")
-        lats = [p["latency_ms"] for p in points]
-        if min(lats) > 0 and max(lats) / min(lats) > 20:
-            ax.set_xscale("log")
-        ax.set_xlabel("latency (ms, p50)")
-        ax.set_ylabel(f"{points[0]['quality_key']} (%)")
-        ax.set_title(f"{title} (marker area = model size)")
-        ax.grid(True, alpha=0.3)
-        fig.tight_layout()
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg")
-        plt.close(fig)
-    svg = buf.getvalue()
-    return svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE: invalid inside HTML
+    front = sorted(non_dominated(points, maximize=("quality",), minimize=("latency_ms",)),
+                   key=lambda p: (p["latency_ms"], -p["quality"]))
+    return [p for i, p in enumerate(front) if i == 0 or
+            (p["latency_ms"], p["quality"]) != (front[i - 1]["latency_ms"], front[i - 1]["quality"])]
 
 
 def _fmt(v, spec: str = ".3f", scale: float = 1.0, suffix: str = "") -> str:
@@ -220,6 +171,7 @@ def _run_section(label: str, rep: dict, heading: str = "h2") -> str:
             f"<p class=muted>Keras model: {escape(key or 'quality')} {_pct(quality)} on "
             f"{escape(str(keras.get('test_samples', '-')))}"
             f" test samples, {_fmt(keras.get('params'), ',')} parameters{verdict}</p>"
+            f"{choices_html(rep)}"
             f"<{sub}>Artifacts and targets</{sub}>{_artifact_table(rep)}{_adaptive(rep)}"
             f"<{sub}>Quality gates</{sub}>{_gates_table(rep)}"
             f"<{sub}>Stage timings</{sub}>{_stages_table(rep)}")
@@ -247,7 +199,7 @@ def render_html(runs: list[tuple[str, dict]]) -> str:
     title = (f"tflite-edge report: {runs[0][0]}" if len(runs) == 1
              else f"tflite-edge: {len(runs)} runs compared")
     points = pareto_points(runs)
-    svg = pareto_svg(points, runs[0][0] if len(runs) == 1 else "runs compared")
+    svg = pareto_svg(points, pareto_front(points), runs[0][0] if len(runs) == 1 else "runs compared")
     plot = (f"<figure>{svg}<figcaption class=muted>Up and left is better; the dashed line joins the "
             "artifacts nothing else beats on both latency and quality.</figcaption></figure>") if svg else \
         "<p class=muted>nothing to plot: no artifact has both a quality score and a latency</p>"

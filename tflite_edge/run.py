@@ -19,17 +19,29 @@ from .errors import GateFailed, UserInputError
 from .recipe import Recipe, recipe_to_yaml, stages_for
 
 # stage name -> "module:function"; the YAML key, the module and the function share the name.
+# TASK_STAGE: the stage is the task's own method of that name (Task.build, Task.evaluate).
+TASK_STAGE = "task"
 STAGE_FUNCTIONS = {
-    "search": "tflite_edge.search:search",  # only when the recipe has `search:` (recipe.stages_for)
-    "build": "tflite_edge.build:build",
+    "search": "tflite_edge.search.stage:search",  # only when the recipe has `search:` (recipe.stages_for)
+    "build": TASK_STAGE,
     "train": "tflite_edge.train:train",
     "optimize": "tflite_edge.optimize:optimize",
     "convert": "tflite_edge.convert:convert",
-    "evaluate": "tflite_edge.evaluate:evaluate",
+    "evaluate": TASK_STAGE,
     "benchmark": "tflite_edge.benchmark:benchmark",
     "report": "tflite_edge.report:report",
 }
 MANIFEST = "manifest.json"
+
+
+def stage_function(stage: str, recipe: Recipe):
+    """The function that runs `stage` for `recipe`: a stage module's, or the task's own method."""
+    if STAGE_FUNCTIONS[stage] == TASK_STAGE:
+        from .tasks import task_for
+
+        return getattr(task_for(recipe), stage)
+    module, func = STAGE_FUNCTIONS[stage].split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def recipe_digest(recipe: Recipe) -> str:
@@ -121,22 +133,6 @@ def plan(recipe: Recipe, run_dir: Path, from_stage: Optional[str]) -> tuple[dict
     return manifest, list(stages[start:])
 
 
-def run_teacher_recipes(recipe: Recipe, run_dir: Path, log=print, _chain: tuple = ()) -> None:
-    """Run or resume each `teacher.sources[].recipe` up to its train stage, beside `run_dir`."""
-    from .teacher_recipes import teacher_recipes, teacher_run_dir
-
-    for i, teacher in teacher_recipes(recipe):
-        if teacher.name in _chain + (recipe.name,):
-            raise UserInputError(f"teacher.sources[{i}].recipe: '{teacher.name}' teaches itself through "
-                                 f"{' -> '.join(_chain + (recipe.name, teacher.name))}; break the circle")
-        folder = teacher_run_dir(run_dir, teacher)
-        log(f"[teacher {teacher.name}: {folder}]")
-        try:
-            run_recipe(teacher, folder, log=log, until="train", _chain=_chain + (recipe.name,))
-        except UserInputError as e:
-            raise UserInputError(f"teacher.sources[{i}].recipe ({folder}): {e}") from None
-
-
 def run_recipe(recipe: Recipe, run_dir: Path, from_stage: Optional[str] = None, log=print,
                until: Optional[str] = None, _chain: tuple = ()) -> Optional[dict]:
     """Run (or resume) the recipe into `run_dir`; returns the final report dict.
@@ -156,7 +152,9 @@ def _run_locked(recipe: Recipe, run_dir: Path, from_stage: Optional[str], log, u
     if until is not None:
         todo = [s for s in todo if stages_for(recipe).index(s) <= stages_for(recipe).index(until)]
     if {"train", "optimize"} & set(todo):  # the stages that distil: their teachers first
-        run_teacher_recipes(recipe, run_dir, log, _chain)
+        from .distill import run_teacher_recipes
+
+        run_teacher_recipes(recipe, run_dir, run_recipe, log, _chain)
     atomic.remove_partials(run_dir)  # a kill -9 mid-write leaves its temporary file behind
     atomic.write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
     ctx = RunContext(recipe, run_dir, manifest, log)
@@ -170,10 +168,9 @@ def _run_locked(recipe: Recipe, run_dir: Path, from_stage: Optional[str], log, u
         if recipe.train.deterministic:
             enable_determinism()
     for stage in todo:
-        module, func = STAGE_FUNCTIONS[stage].split(":")
         log(f"[{stage}]")
         t0 = time.monotonic()
-        outputs = getattr(importlib.import_module(module), func)(ctx)
+        outputs = stage_function(stage, recipe)(ctx)
         manifest["stages"][stage] = {"done": True, "seconds": time.monotonic() - t0, "outputs": outputs}
         atomic.write_json(run_dir / MANIFEST, manifest)
     if until is not None:

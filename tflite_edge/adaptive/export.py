@@ -106,7 +106,7 @@ def _full_model_pred(ctx, fmt: str, batches):
     """The full-model artifact of `fmt` on `batches` (what evaluate compares the cascade with), or None
     when there is none. Its segments are quantized apart from it, so its answers differ a little
     from the cascade's own final head's (int8 on Fashion-MNIST: ~2% of the images)."""
-    from ..bench.host_worker import make_interpreter, predict_classes  # as evaluate scores artifacts
+    from ..runtime import make_interpreter, predict_classes  # as evaluate scores artifacts
 
     path = ctx.path(f"artifacts/{ctx.recipe.name}_{fmt}.tflite")
     if not path.is_file():

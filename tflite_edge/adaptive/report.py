@@ -4,7 +4,6 @@ of the same format timed by the same engine in the same run; and the accuracy / 
 thresholds for report.html."""
 from __future__ import annotations
 
-import io
 from html import escape
 from typing import List, Optional
 
@@ -88,54 +87,19 @@ def choice_text(section: dict) -> str:
         return "from the recipe"
     conf = section.get("drop_confidence")
     if not conf:
-        return f"auto: validation accuracy within {limit} of the final head, no margin"
+        return f"auto: validation accuracy within {limit} of the full model of the same format, no margin"
     margins = [f"{c['format']} {100 * v['drop']:+.2f} pt, bound {100 * v['drop_bound']:.2f} pt"
                + ("" if v.get("met", True) else " (limit missed even at the highest threshold)")
                for c in section["cascades"] if (v := c.get("validation")) and "drop_bound" in v]
     return (f"auto: a one-sided {100 * conf:.0f}% upper bound on the accuracy drop on unseen images kept within "
-            f"{limit} of the final head; validation drop and bound: {'; '.join(margins)}")
-
-
-def curve_svg(section: dict) -> str:
-    """Accuracy against mean per-image latency over thresholds, one line per cascade and target,
-    the full model as a star and the chosen thresholds as a ring; "" when nothing was timed."""
-    series = [(c, t, lat) for c in section["cascades"] for t, lat in (c.get("latency") or {}).items()
-              if "error" not in lat and lat.get("curve")]
-    if not series:
-        return ""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "tflite-edge"}):
-        fig, ax = plt.subplots(figsize=(9, 5.2))
-        for i, (c, target, lat) in enumerate(series):
-            colour = f"C{i % 10}"
-            pts = sorted(lat["curve"], key=lambda p: p["latency_ms_mean"])
-            ax.plot([p["latency_ms_mean"] for p in pts], [100 * p["accuracy"] for p in pts], "-", color=colour,
-                    linewidth=1.2, label=f"{c['format']} cascade ({target})")
-            ax.scatter([lat["latency_ms_mean"]], [100 * c["accuracy"]], s=80, facecolors="none",
-                       edgecolors=colour, linewidths=1.5)
-            if lat.get("full_model_ms_mean"):
-                ax.scatter([lat["full_model_ms_mean"]], [100 * c["full_accuracy"]], marker="*", s=140,
-                           color=colour, label=f"{c['format']} full model")
-        ax.set_xlabel("mean latency per image (ms)")
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title("early-exit cascade over thresholds (ring: the thresholds chosen)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small", loc="lower right")
-        fig.tight_layout()
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg")
-        plt.close(fig)
-    svg = buf.getvalue()
-    return svg[svg.index("<svg"):]
+            f"{limit} of the full model of the same format; validation drop and bound: {'; '.join(margins)}")
 
 
 def html_section(section: dict) -> str:
     """The report.html part: the curve and the table of report.md."""
-    svg = curve_svg(section)
+    from ..plots import cascade_curve_svg
+
+    svg = cascade_curve_svg(section)
     rows = []
     for c in section["cascades"]:
         lat = next((v for v in (c.get("latency") or {}).values() if "error" not in v), {})

@@ -18,16 +18,10 @@ from typing import Iterable, List, Optional
 import numpy as np
 
 from ..errors import UserInputError
+from ..runtime import dequantize, make_interpreter, quantize_input
 
 CASCADE_FILE = "cascade.json"
 SCORES, FEATURES = "probs", "features"
-
-
-def _dequantize(x: np.ndarray, detail: dict) -> np.ndarray:
-    if not np.issubdtype(x.dtype, np.integer):
-        return x.astype(np.float32)
-    scale, zero = detail["quantization"]
-    return ((x.astype(np.float32) - zero) * scale).astype(np.float32)
 
 
 @dataclass
@@ -41,8 +35,6 @@ class Segment:
 
     @classmethod
     def open(cls, path: Path, threads: int = 2) -> "Segment":
-        from ..bench.host_worker import make_interpreter
-
         try:
             interp, _ = make_interpreter(str(path), threads)
             runner = interp.get_signature_runner()
@@ -62,14 +54,12 @@ class Segment:
 
     def __call__(self, x: np.ndarray) -> dict:
         """{"probs": float scores, "features": float feature map (not on the last segment)}."""
-        from ..bench.host_worker import quantize_input
-
         chunks = [x] if not self.static_batch else [row[None] for row in x]
         outs: dict = {}
         for chunk in chunks:
             got = self.runner(**{self.input_name: quantize_input(chunk.astype(np.float32), self.input_detail)})
             for k, v in got.items():
-                outs.setdefault(k, []).append(_dequantize(v, self.output_details[k]))
+                outs.setdefault(k, []).append(dequantize(v, self.output_details[k]))
         return {k: np.concatenate(v) for k, v in outs.items()}
 
 

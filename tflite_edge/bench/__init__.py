@@ -1,7 +1,7 @@
 """Benchmark targets. A target string is KIND or KIND:ARG (android:SERIAL, ssh:USER@HOST, coral:usb).
 
 Each registered runner has the signature `(model_path, arg, options) -> list[dict]` and returns one
-record per configuration with the host fields (latency_ms_p50, latency_ms_p90, ... see host_worker).
+row per configuration: a `bench.record.BenchRecord` as its dict (latency_ms_p50, init_ms, ...).
 The options and their defaults live in `bench/options.py` (re-exported here), so the target modules
 never import this package back.
 """
@@ -22,8 +22,15 @@ TARGETS = Registry("benchmark target")
 def _host(model_path, arg, o: BenchOptions):
     from .host import benchmark_host
 
-    return [benchmark_host(model_path, threads=t, runs=o.runs, warmup=o.warmup, warmup_min_s=o.warmup_min_s,
-                           processes=o.processes, engine=o.engine) for t in o.threads]
+    records = [benchmark_host(model_path, threads=t, runs=o.runs, warmup=o.warmup, warmup_min_s=o.warmup_min_s,
+                              processes=o.processes, engine=o.engine) for t in o.threads]
+    if o.profile:  # LiteRT's own profiler, in its own process after the timing (it slows each op)
+        from .litert_profile import profile_host
+
+        for r in records:
+            r["op_profile"] = profile_host(model_path, threads=r.get("threads") or 1, runs=max(o.runs, 100),
+                                           warmup=o.warmup, warmup_min_s=o.warmup_min_s)
+    return records
 
 
 # remote=True: the work runs on another machine, so such targets run side by side (several phones
@@ -35,7 +42,7 @@ def _android(model_path, arg, o: BenchOptions):
     binary = Path(o.android_binary) if o.android_binary else None
     return benchmark_android(Path(model_path), serial=arg, binary=binary, threads=o.threads,
                              delegates=o.delegates, runs=o.runs, warmup=o.warmup,
-                             warmup_min_s=o.warmup_min_s)
+                             warmup_min_s=o.warmup_min_s, profile_ops=o.profile)
 
 
 @TARGETS.register("ssh", summary="a Linux board over SSH (ssh:USER@HOST), our host harness there", remote=True)
@@ -43,6 +50,7 @@ def _ssh(model_path, arg, o: BenchOptions):
     from ..errors import UserInputError
     from .ssh import benchmark_ssh
 
+    _no_profile("ssh", o)
     if not arg:
         raise UserInputError("target ssh needs a destination: ssh:USER@HOST")
     return benchmark_ssh(Path(model_path), arg, threads=o.threads, runs=o.runs, warmup=o.warmup,
@@ -54,8 +62,20 @@ def _ssh(model_path, arg, o: BenchOptions):
 def _coral(model_path, arg, o: BenchOptions):
     from .coral import benchmark_coral
 
+    _no_profile("coral", o)
     return [benchmark_coral(model_path, device=arg, runs=o.runs, warmup=o.warmup,
                             warmup_min_s=o.warmup_min_s)]
+
+
+PROFILING_TARGETS = ("host", "android")
+
+
+def _no_profile(kind: str, o: BenchOptions) -> None:
+    if o.profile:
+        from ..errors import UserInputError
+
+        raise UserInputError(f"profile: target {kind} cannot profile ops; targets that can: "
+                             f"{', '.join(PROFILING_TARGETS)} (drop --profile / benchmark.profile for {kind})")
 
 
 def run_target(target: str, model_path, options: BenchOptions):

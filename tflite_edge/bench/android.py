@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from tflite_edge.bench import parse
 from tflite_edge.bench.options import WARMUP_MIN_S
+from tflite_edge.bench.record import BenchRecord
 from tflite_edge.errors import DeviceUnavailable, EdgeError, UserInputError
 
 SCRIPT = Path(__file__).resolve().parents[2] / "android_bench" / "run_matrix.sh"
@@ -274,18 +275,9 @@ def result_from_chunk(chunk: Mapping[str, Any], *, target: str, model: str, runs
         summary["error"] = "benchmark_model did not finish (device disconnected or killed)"
     elif chunk["rc"] not in (0, None) and summary["error"] is None:
         summary["error"] = f"benchmark_model exited with status {chunk['rc']}"
-    return {
-        "target": target,
-        "engine": "benchmark_model",
-        "model": model,
-        "threads": chunk["threads"],
-        "delegate": chunk["delegate"],
-        "runs": runs,
-        "warmup": warmup,
-        "cpu_mask": pinned,
-        **summary,
-        "device": dict(device) if device else None,
-    }
+    record = BenchRecord(target=target, engine="benchmark_model", model=model, threads=chunk["threads"],
+                         delegate=chunk["delegate"], runs=runs, warmup=warmup, cpu_mask=pinned)
+    return record.update(**summary).update(device=dict(device) if device else None).to_dict()
 
 
 def benchmark_android(
@@ -356,7 +348,7 @@ def run_targets(jobs: Mapping[str, Callable[[], list[dict[str, Any]]]], *, paral
         try:
             return job()
         except (EdgeError, OSError, subprocess.SubprocessError) as exc:
-            return [{"target": target, "error": str(exc) or type(exc).__name__}]
+            return [BenchRecord(target=target, error=str(exc) or type(exc).__name__).to_dict()]
 
     if not parallel or len(jobs) < 2:
         return [row for target, job in jobs.items() for row in guarded(target, job)]

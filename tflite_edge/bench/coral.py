@@ -1,6 +1,6 @@
 """Coral benchmark: a compiled model on an Edge TPU through libedgetpu's TFLite delegate.
 
-Same report fields as the host target (bench/host_worker.py) so reports compare side by side.
+Same record as the host target (bench/record.py) so reports compare side by side.
 
     >>> benchmark_coral("model_edgetpu.tflite", device="usb:0")   # doctest: +SKIP
     {'threads': 1, 'runs': 50, ..., 'delegate': 'edgetpu (usb:0)'}
@@ -14,7 +14,9 @@ import sys
 import time
 from pathlib import Path
 
+from .host_worker import time_invocations
 from .options import PYTHON_WORKER, WARMUP_MIN_S
+from .record import BenchRecord
 from ..errors import DeviceUnavailable, UserInputError
 
 EDGETPU_LIBRARY = {"linux": "libedgetpu.so.1", "darwin": "libedgetpu.1.dylib",
@@ -30,10 +32,9 @@ def benchmark_coral(model_path, *, device: str | None = None, runs: int = 50, wa
     model_path = Path(model_path)
     _check_arguments(model_path, device, runs, warmup)
     delegate = _load_delegate(device)
-    from .host_worker import random_inputs
-    from .. import compat
+    from ..runtime import interpreter_module, random_inputs
 
-    interpreter_mod = compat.interpreter_module()
+    interpreter_mod = interpreter_module()
     t0 = time.perf_counter_ns()
     try:
         interp = interpreter_mod.Interpreter(model_path=str(model_path), experimental_delegates=[delegate],
@@ -45,10 +46,9 @@ def benchmark_coral(model_path, *, device: str | None = None, runs: int = 50, wa
     init_ms = (time.perf_counter_ns() - t0) / 1e6
     for detail, value in zip(interp.get_input_details(), random_inputs(interp)):
         interp.set_tensor(detail["index"], value)
-    result = _time_runs(interp, runs, warmup, warmup_min_s)
-    result.update({"init_ms": init_ms, "delegate": f"edgetpu ({device or 'first available'})", "engine": PYTHON_WORKER,
-                   "edgetpu_compiled": _is_compiled(model_path)})
-    return result
+    result = BenchRecord(threads=1, **time_invocations(interp, runs, warmup, warmup_min_s))
+    return result.update(init_ms=init_ms, delegate=f"edgetpu ({device or 'first available'})", engine=PYTHON_WORKER,
+                         edgetpu_compiled=_is_compiled(model_path)).to_dict()
 
 
 def _check_arguments(model_path: Path, device, runs: int, warmup: int) -> None:
@@ -66,14 +66,14 @@ def _load_delegate(device: str | None):
         ctypes.CDLL(EDGETPU_LIBRARY)
     except OSError:
         raise DeviceUnavailable(f"Edge TPU runtime {EDGETPU_LIBRARY} not found; {_INSTALL_HINT}") from None
-    from .. import compat
+    from ..runtime import interpreter_module
 
     options = {"device": device} if device else {}
     # A failed load_delegate leaves a half-built Delegate whose __del__ prints a traceback.
     previous_hook, sys.unraisablehook = sys.unraisablehook, lambda _: None
     try:
         try:
-            return compat.interpreter_module().load_delegate(EDGETPU_LIBRARY, options)
+            return interpreter_module().load_delegate(EDGETPU_LIBRARY, options)
         except (ValueError, RuntimeError, OSError) as e:
             error = _first(e)
         gc.collect()
@@ -82,12 +82,6 @@ def _load_delegate(device: str | None):
     raise DeviceUnavailable(f"no Edge TPU found{' at ' + device if device else ''} ({error}); "
                             "plug in the USB Accelerator or check the PCIe driver (ls /dev/apex_*) "
                             "and that this user may access it")
-
-
-def _time_runs(interp, runs: int, warmup: int, warmup_min_s: float = 0.0) -> dict:
-    from .host_worker import time_invocations
-
-    return {"threads": 1, **time_invocations(interp, runs, warmup, warmup_min_s)}
 
 
 def _is_compiled(model_path: Path) -> bool:

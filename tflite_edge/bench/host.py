@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import EdgeError, UserInputError
 from . import litert_tool, parse
-from .host_worker import latency_stats
+from .record import BenchRecord, latency_stats
 from .options import HOST_ENGINES, LITERT_TOOL, PYTHON_WORKER, WARMUP_MIN_S
 
 
@@ -65,7 +65,7 @@ def benchmark_host(model_path, threads: int = 1, runs: int = 50, warmup: int = 5
             "thread pinning asked for: the tool has no affinity option" if pin_threads else None)
         if fallback is None:
             try:
-                return _time_with_tool(model_path, threads, shares, warmup, warmup_min_s, timeout_s)
+                return _time_with_tool(model_path, threads, shares, warmup, warmup_min_s, timeout_s).to_dict()
             except ToolCannotTime as e:
                 fallback = str(e)
     if len(shares) == 1:
@@ -73,10 +73,10 @@ def benchmark_host(model_path, threads: int = 1, runs: int = 50, warmup: int = 5
     else:
         result = pool_processes([_run_worker(model_path, threads, n, warmup, warmup_min_s, pin_threads, timeout_s,
                                              samples=True) for n in shares])
-    result.update({"target": "host", "engine": PYTHON_WORKER})
+    result.update(target="host", engine=PYTHON_WORKER)
     if fallback:
-        result["engine_fallback"] = fallback
-    return result
+        result.update(engine_fallback=fallback)
+    return result.to_dict()
 
 
 class ToolCannotTime(Exception):
@@ -84,7 +84,7 @@ class ToolCannotTime(Exception):
 
 
 def _time_with_tool(model_path, threads: int, shares: list, warmup: int, warmup_min_s: float,
-                    timeout_s: float) -> dict:
+                    timeout_s: float) -> BenchRecord:
     """One record from the tool, run once per entry of `shares` (timed runs per process).
 
     The tool warms up by count only. For `warmup_min_s`, a first short run of the tool gives the
@@ -96,13 +96,12 @@ def _time_with_tool(model_path, threads: int, shares: list, warmup: int, warmup_
     warmup_runs = litert_tool.warmup_runs_for(warmup, warmup_min_s, estimate)
     parts = [_run_tool(model_path, threads, n, warmup_runs, timeout_s) for n in shares]
     result = parts[0] if len(parts) == 1 else pool_processes(parts)
-    result.pop("samples_ms", None)
-    result.update({"target": "host", "engine": LITERT_TOOL, "threads": threads, "warmup": warmup,
-                   "warmup_min_s": warmup_min_s, "delegate": "xnnpack", "thread_pinning": "none"})
-    return result
+    result.pop("samples_ms")
+    return result.update(target="host", engine=LITERT_TOOL, threads=threads, warmup=warmup,
+                         warmup_min_s=warmup_min_s, delegate="xnnpack", thread_pinning="none")
 
 
-def _run_tool(model_path, threads: int, runs: int, warmup_runs: int, timeout_s: float) -> dict:
+def _run_tool(model_path, threads: int, runs: int, warmup_runs: int, timeout_s: float) -> BenchRecord:
     """One process of the tool: its summary (parse.summarize_benchmark) with full-resolution
     percentiles from its own samples, the process's memory and CPU figures."""
     cmd = [sys.executable, "-m", "tflite_edge.bench.litert_tool",
@@ -122,12 +121,11 @@ def _run_tool(model_path, threads: int, runs: int, warmup_runs: int, timeout_s: 
     # The samples must be the ones the tool summarised: its count and its rounded median.
     if len(samples) != summary["runs_measured"] or abs(statistics.median(samples) - summary["latency_ms_p50"]) > 0.0051:
         raise ToolCannotTime("could not read the tool's timed invocations (a changed benchmark_litert_model?)")
-    return {
-        **latency_stats(samples), "runs": len(samples), "warmup_invocations": summary["warmup_invocations"],
-        "samples_ms": samples, "init_ms": summary["init_ms"], "first_inference_ms": summary["first_inference_ms"],
-        "fully_accelerated": summary["fully_accelerated"],
+    return BenchRecord(
+        **latency_stats(samples), runs=len(samples), warmup_invocations=summary["warmup_invocations"],
+        samples_ms=samples, init_ms=summary["init_ms"], first_inference_ms=summary["first_inference_ms"],
         **{key: extra.get(key) for key in ("peak_memory_mb", "model_memory_mb", "cpu_busy", "steal_percent")},
-    }
+    ).update(fully_accelerated=summary["fully_accelerated"])
 
 
 def _signal_name(number: int) -> str:
@@ -147,26 +145,27 @@ def process_shares(runs: int, processes: int) -> list:
     return [runs // processes + (i < runs % processes) for i in range(processes)]
 
 
-def pool_processes(parts: list) -> dict:
-    """One record from several processes' records: latency over all their invocations together."""
+def pool_processes(parts: list) -> BenchRecord:
+    """One record from several processes' records (or their dicts): latency over all their
+    invocations together."""
+    parts = [p if isinstance(p, BenchRecord) else BenchRecord.from_dict(p) for p in parts]
     samples = [t for p in parts for t in p.pop("samples_ms")]
-    pooled = dict(parts[0])
-    pooled.update(latency_stats(samples))
-    pooled.update({
-        "runs": len(samples), "processes": len(parts),
-        "warmup_invocations": sum(p["warmup_invocations"] for p in parts),
-        "latency_ms_p50_by_process": [p["latency_ms_p50"] for p in parts],
+    pooled = BenchRecord.from_dict(parts[0].to_dict())
+    return pooled.update(
+        **latency_stats(samples),
+        runs=len(samples), processes=len(parts),
+        warmup_invocations=sum(p["warmup_invocations"] for p in parts),
+        latency_ms_p50_by_process=[p["latency_ms_p50"] for p in parts],
         # one-off costs: the typical process; memory: the worst one
-        "init_ms": _median_known(p["init_ms"] for p in parts),
-        "first_inference_ms": _median_known(p["first_inference_ms"] for p in parts),
-        "peak_memory_mb": max(p["peak_memory_mb"] for p in parts),
-        "model_memory_mb": max(p["model_memory_mb"] for p in parts),
+        init_ms=_median_known(p["init_ms"] for p in parts),
+        first_inference_ms=_median_known(p["first_inference_ms"] for p in parts),
+        peak_memory_mb=max(p["peak_memory_mb"] for p in parts),
+        model_memory_mb=max(p["model_memory_mb"] for p in parts),
         # CPU use: the least busy process (a starved one shows); steal: the worst one
-        "cpu_busy_by_process": [p.get("cpu_busy") for p in parts],
-        "cpu_busy": min((p["cpu_busy"] for p in parts if p.get("cpu_busy") is not None), default=None),
-        "steal_percent": max((p["steal_percent"] for p in parts if p.get("steal_percent") is not None), default=None),
-    })
-    return pooled
+        cpu_busy_by_process=[p.get("cpu_busy") for p in parts],
+        cpu_busy=min((p["cpu_busy"] for p in parts if p.get("cpu_busy") is not None), default=None),
+        steal_percent=max((p["steal_percent"] for p in parts if p.get("steal_percent") is not None), default=None),
+    )
 
 
 def _median_known(values):
@@ -175,7 +174,7 @@ def _median_known(values):
 
 
 def _run_worker(model_path, threads: int, runs: int, warmup: int, warmup_min_s: float, pin_threads: bool,
-                timeout_s: float, samples: bool = False) -> dict:
+                timeout_s: float, samples: bool = False) -> BenchRecord:
     cmd = [sys.executable, "-m", "tflite_edge.bench.host_worker", "--model", str(model_path),
            "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup),
            "--warmup-min-secs", repr(float(warmup_min_s))]
@@ -196,4 +195,4 @@ def _run_worker(model_path, threads: int, runs: int, warmup: int, warmup_min_s: 
     if proc.returncode != 0 or result is None:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise EdgeError(f"{model_path}: benchmark process failed (exit {proc.returncode}): {tail[:200]}")
-    return result
+    return BenchRecord.from_dict(result)

@@ -1,8 +1,9 @@
 """Benchmark one .tflite in this process and print one JSON object.
 
 Run in a fresh subprocess by bench/host.py (clean peak-memory numbers; a crashing model cannot take
-the run down) and copied to SSH boards as is, so it imports only the standard library, numpy and
-an interpreter: ai_edge_litert, or tflite_runtime where that is what a board has.
+the run down) and on SSH boards (where tflite-edge is installed), so it imports only the standard
+library, numpy, tflite_edge.runtime (an interpreter: ai_edge_litert, or tflite_runtime where
+that is what a board has) and the record it prints (tflite_edge.bench.record).
 
     python -m tflite_edge.bench.host_worker --model m.tflite --threads 1 --runs 50 --warmup 5
 """
@@ -18,80 +19,8 @@ import time
 
 import numpy as np
 
-
-def _interpreter_module():
-    try:
-        from ai_edge_litert import interpreter
-    except ImportError:  # boards that only have the older runtime
-        from tflite_runtime import interpreter  # type: ignore
-    return interpreter
-
-
-def make_interpreter(model_path: str, threads: int = 1):
-    """(interpreter, delegate note). XNNPACK first; models it cannot prepare fall back to builtins.
-
-    Sparsity-optimised int8 models fail to prepare under XNNPACK in ai_edge_litert (STACK.md).
-    """
-    mod = _interpreter_module()
-    try:
-        interp = mod.Interpreter(model_path=model_path, num_threads=threads)
-        interp.allocate_tensors()
-        return interp, "xnnpack"
-    except (RuntimeError, ValueError) as xnn_error:
-        try:
-            interp = mod.Interpreter(
-                model_path=model_path, num_threads=threads,
-                experimental_op_resolver_type=mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-            interp.allocate_tensors()
-        except (RuntimeError, ValueError):
-            raise xnn_error from None
-        reason = str(xnn_error).strip().splitlines()[0][:120] if str(xnn_error).strip() else "prepare failed"
-        return interp, f"builtin (XNNPACK could not prepare the model: {reason})"
-
-
-def random_inputs(interp, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for d in interp.get_input_details():
-        dtype = d["dtype"]
-        if np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
-            out.append(rng.integers(info.min, info.max, size=d["shape"], endpoint=True).astype(dtype))
-        else:
-            out.append(rng.standard_normal(d["shape"]).astype(dtype))
-    return out
-
-
-def quantize_input(x: np.ndarray, detail) -> np.ndarray:
-    """Float input -> the tensor's dtype, with its quantization parameters for integer inputs."""
-    dtype = detail["dtype"]
-    if not np.issubdtype(dtype, np.integer):
-        return x.astype(dtype)
-    scale, zero = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
-
-
-def predict_classes(interp, batches, model_path: str, threads: int) -> np.ndarray:
-    """Argmax class of every image in `batches` (preprocessed float arrays), whole batches at a time
-    where the model allows resizing its batch, one image at a time otherwise (static batch 1)."""
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    preds, size = [], None
-    for batch in batches:
-        n = len(batch)
-        if size != n and size != 1:
-            try:
-                interp.resize_tensor_input(inp["index"], [n, *inp["shape"][1:]])
-                interp.allocate_tensors()
-                size = n
-            except (RuntimeError, ValueError):
-                interp, _ = make_interpreter(model_path, threads)
-                size = 1
-        for chunk in ([batch] if size == n else [b[None] for b in batch]):
-            interp.set_tensor(inp["index"], quantize_input(chunk, inp))
-            interp.invoke()
-            preds.append(np.argmax(interp.get_tensor(out["index"]), axis=-1).reshape(-1))
-    return np.concatenate(preds) if preds else np.zeros(0, np.int64)
+from tflite_edge.bench.record import BenchRecord, latency_stats
+from tflite_edge.runtime import make_interpreter, predict_classes, random_inputs
 
 
 def eval_accuracy(model_path: str, eval_set: str, threads: int, batch: int = 64) -> dict:
@@ -135,20 +64,6 @@ def steal_percent(before, after):
     if before is None or after is None or after[1] <= before[1]:
         return None
     return round(100.0 * (after[0] - before[0]) / (after[1] - before[1]), 2)
-
-
-def latency_stats(times_ms) -> dict:
-    """Percentiles, mean and spread of invocation times (ms): the report's latency fields."""
-    times = np.asarray(times_ms, np.float64)
-    return {
-        "latency_ms_p5": float(np.percentile(times, 5)),
-        "latency_ms_p50": float(np.percentile(times, 50)),
-        "latency_ms_p90": float(np.percentile(times, 90)),
-        "latency_ms_p95": float(np.percentile(times, 95)),
-        "latency_ms_p99": float(np.percentile(times, 99)),
-        "latency_ms_mean": float(times.mean()), "latency_ms_std": float(times.std()),
-        "latency_ms_min": float(times.min()), "latency_ms_max": float(times.max()),
-    }
 
 
 def time_invocations(interp, runs: int, warmup: int, warmup_min_s: float = 0.0, samples: bool = False) -> dict:
@@ -226,9 +141,8 @@ def measure(model_path: str, threads: int, runs: int, warmup: int, pin: bool = F
         pinning = pin_threads(_thread_ids() - before)
     timing = time_invocations(interp, runs, warmup, warmup_min_s, samples)
     peak_mb = rss_mb()
-    return {"threads": threads, "delegate": delegate, **timing, "init_ms": init_ms,
-            "peak_memory_mb": peak_mb, "model_memory_mb": max(0.0, peak_mb - base_mb),
-            "thread_pinning": pinning}
+    return BenchRecord(threads=threads, delegate=delegate, **timing, init_ms=init_ms, peak_memory_mb=peak_mb,
+                       model_memory_mb=max(0.0, peak_mb - base_mb), thread_pinning=pinning).to_dict()
 
 
 def main(argv=None) -> int:

@@ -37,3 +37,28 @@ class BenchOptions:
     android_binary: Optional[str] = None       # LiteRT benchmark_model for the device (android_bench/)
     eval_set: Optional[str] = None             # ssh only: .npz {x, y} so accuracy is measured on the board
     engine: str = LITERT_TOOL                  # host only: HOST_ENGINES; the tool falls back to the worker
+    profile: bool = False                      # per-op profile beside the timing (host, android)
+
+    # The three ways a benchmark is asked for, side by side.
+    @classmethod
+    def from_recipe(cls, b, eval_set: Optional[str] = None) -> "BenchOptions":
+        """The stage `benchmark`: the recipe's `benchmark:` section (`eval_set` for ssh boards)."""
+        return cls(threads=tuple(b.threads), runs=b.runs, warmup=b.warmup, warmup_min_s=b.warmup_min_s,
+                   processes=b.processes, delegates=tuple(b.delegates), android_binary=b.android_binary,
+                   engine=b.engine, eval_set=eval_set, profile=b.profile)
+
+    @classmethod
+    def for_search(cls, recipe, runs: int, warmup: int, warmup_min_s: float = 0.0,
+                   processes: int = 1) -> "BenchOptions":
+        """A search trial (or its target probe): `search.threads` only, the recipe's Android binary."""
+        return cls(threads=(recipe.search.threads,), runs=runs, warmup=warmup, warmup_min_s=warmup_min_s,
+                   processes=processes, android_binary=recipe.benchmark.android_binary)
+
+    @classmethod
+    def from_args(cls, args) -> "BenchOptions":
+        """`tflite-edge bench`'s flags."""
+        return cls(threads=tuple(args.threads), runs=args.runs, warmup=args.warmup,
+                   warmup_min_s=args.warmup_min_secs, processes=args.processes,
+                   delegates=tuple(d for d in args.delegates.split(",") if d),
+                   android_binary=args.benchmark_binary, engine=args.engine,
+                   profile=getattr(args, "profile", False))

@@ -278,66 +278,13 @@ def fallback_warning(events: dict[str, list[Any]], delegate: str, failed: bool) 
 
 
 # ---------------------------------------------------------------------------- op profiling
-_PROFILE_SECTION_RE = re.compile(r"^Operator-wise Profiling Info for Regular Benchmark Runs:")
-_TABLE_TITLE_RE = re.compile(r"^=+ (?P<title>.+?) =+$")
+def parse_op_profile(text: str) -> dict[str, Any] | None:
+    """The `--enable_op_profiling=true` tables of the regular runs, or None when absent: the
+    record of `op_profile` (run_order, by_node_type, ops_ms, coverage; `where` tells delegate
+    work from builtin kernels, e.g. `TfLiteXNNPackDelegate` or XNNPACK's own operators)."""
+    from .op_profile import from_summary
 
-
-def parse_op_profile(text: str) -> dict[str, list[dict[str, Any]]] | None:
-    """The `--enable_op_profiling=true` tables of the regular runs, or None when absent.
-
-    Returns `run_order` (one row per executed node: node_type, avg_ms, pct, name) and
-    `by_node_type` (node_type, count, avg_ms, pct, times_called). Delegate kernels appear as
-    node types (e.g. `TfLiteXNNPackDelegate`), so a profile also shows what ran on the CPU.
-    """
-    lines = text.splitlines()
-    start = next((i for i, raw in enumerate(lines) if _PROFILE_SECTION_RE.match(strip_log_prefix(raw))), None)
-    if start is None:
-        return None
-    tables: dict[str, list[list[str]]] = {}
-    current: str | None = None
-    for raw in lines[start + 1 :]:
-        line = strip_log_prefix(raw)
-        if m := _TABLE_TITLE_RE.match(line):
-            current = m["title"]
-            tables[current] = []
-            continue
-        if current is None or not raw.strip() or line.startswith("["):
-            continue
-        cells = [c.strip() for c in raw.split("\t") if c.strip()]
-        if len(cells) >= 6 and re.match(_NUM, cells[1] if len(cells) > 1 else ""):
-            tables[current].append(cells)
-        elif line.startswith(("Timings (microseconds)", "Number of nodes", "Memory (bytes)")):
-            continue
-    return {
-        "run_order": [_run_order_row(c) for c in tables.get("Run Order", [])],
-        "by_node_type": [_node_type_row(c) for c in tables.get("Summary by node type", [])],
-    }
-
-
-def _pct(cell: str) -> float:
-    return float(cell.rstrip("%"))
-
-
-def _run_order_row(cells: list[str]) -> dict[str, Any]:
-    # Columns: node type, start, first, avg ms, %, cdf%, mem KB, times called, name.
-    return {
-        "node_type": cells[0],
-        "avg_ms": float(cells[3]),
-        "pct": _pct(cells[4]),
-        "times_called": int(float(cells[7])),
-        "name": cells[8] if len(cells) > 8 else "",
-    }
-
-
-def _node_type_row(cells: list[str]) -> dict[str, Any]:
-    # Columns: node type, count, avg ms, avg %, cdf %, mem KB, times called.
-    return {
-        "node_type": cells[0],
-        "count": int(cells[1]),
-        "avg_ms": float(cells[2]),
-        "pct": _pct(cells[3]),
-        "times_called": int(float(cells[6])),
-    }
+    return from_summary(text)
 
 
 # ---------------------------------------------------------------------------- whole output

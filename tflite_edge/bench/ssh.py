@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tflite_edge.bench.options import PYTHON_WORKER, WARMUP_MIN_S
+from tflite_edge.bench.record import BenchRecord
 from tflite_edge.errors import DeviceUnavailable, UserInputError
 
 REMOTE_DIR = "/tmp/tflite_edge"
@@ -176,9 +177,8 @@ def benchmark_ssh(
                 break
             parts.append(parse_worker_output(proc.stdout))
         if error is not None:
-            results.append({"target": transport.name, "model": model_path.name, "threads": int(t), "error": error})
+            results.append(BenchRecord(target=transport.name, model=model_path.name, threads=int(t), error=error))
             continue
-        row = parts[0] if len(parts) == 1 else pool_processes(parts)
-        results.append({**row, "target": transport.name, "model": model_path.name, "device": facts,
-                        "engine": PYTHON_WORKER})
-    return results
+        row = BenchRecord.from_dict(parts[0]) if len(parts) == 1 else pool_processes(parts)
+        results.append(row.update(target=transport.name, model=model_path.name, device=facts, engine=PYTHON_WORKER))
+    return [r.to_dict() for r in results]

@@ -11,10 +11,11 @@ from .plan import count_macs, group_ratios, plan_channels, planned_macs, ratio_f
 from .rebuild import apply_plan, size_report
 
 
-def check_model(model, spec, where: str = "prune_channels", task: str = "classification") -> None:
-    """Fail fast (at build, before training) on what the pruner will refuse later."""
+def check_model(model, spec, where: str = "prune_channels", distil_allowed: bool = True) -> None:
+    """Fail fast (at build, before training) on what the pruner will refuse later; `distil_allowed`:
+    whether the task distils from a model it is given (Task.distils_from_given_model)."""
     g = analyse(model)
-    if spec.distill_from_unpruned and task != "classification":
+    if spec.distill_from_unpruned and not distil_allowed:
         raise UserInputError(f"{where}.distill_from_unpruned: classification only; set it to false")
     if spec.ratio is not None or spec.ratios is not None:
         plan_channels(model, g, group_ratios(g, spec.ratio, spec.ratios, where), spec.criterion, spec.round_to)
@@ -38,10 +39,12 @@ def check_model(model, spec, where: str = "prune_channels", task: str = "classif
 
 def check_recipe(recipe, model) -> None:
     """Run `check_model` for every prune_channels step of the recipe (build stage calls this)."""
+    from ..tasks import task_for
+
     for i, step in enumerate(recipe.optimize):
         spec = getattr(step, "prune_channels", None)
         if spec is not None:
-            check_model(model, spec, f"optimize[{i}].prune_channels", recipe.task)
+            check_model(model, spec, f"optimize[{i}].prune_channels", task_for(recipe).distils_from_given_model)
 
 
 def _fit_from_teacher(ctx, student, teacher, epochs: int, learning_rate: float, label: str) -> dict:

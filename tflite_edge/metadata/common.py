@@ -5,9 +5,10 @@ import struct
 from typing import Dict, List, Optional
 
 from ..errors import UserInputError
+from ..tasks import TASK_NAMES
 
 METADATA_NAME = "TFLITE_METADATA"
-TASKS = ("classification", "detection")
+TASKS = TASK_NAMES  # the task registry: tasks.TASKS
 COLOR_SPACES = ("RGB", "GRAYSCALE")
 LABELS_FILE = "labels.txt"
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"

@@ -4,20 +4,15 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 
 from ..errors import UserInputError
 from ..metadata_schema import metadata_schema_generated as fb
-from .common import (COLOR_SPACES, DETECTION_NAMES, DETECTION_ROLES, LABELS_FILE, METADATA_NAME, POSTPROCESS_OP,
-                     TASKS, as_text, detection_output_roles, enum_names, litert_schema, unpack_model)
+from ..tasks import task_module
+from .common import COLOR_SPACES, LABELS_FILE, METADATA_NAME, TASKS, as_text, enum_names, litert_schema, unpack_model
 
-_DETECTION_TEXT = {"boxes": "The locations of the detected boxes.",
-                   "classes": "The categories of the detected boxes.",
-                   "scores": "The scores of the detected boxes.",
-                   "count": "The number of the detected boxes."}
-_BOX_INDEX = [1, 0, 3, 2]  # {left, top, right, bottom} at positions 1, 0, 3, 2: ymin, xmin, ymax, xmax
 _LABELS_TEXT = "Labels for categories that the model can recognize."
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same model and info give the same bytes
 
@@ -68,14 +63,14 @@ class ModelInfo:
             values = tuple(float(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
             return values * channels if len(values) == 1 else values
 
-        kind = "image classifier" if task == "classification" else "object detector"
+        kind = task_module(task, "metadata").KIND
         return cls(name=name, task=task, labels=tuple(labels), mean=per_channel(spec.mean),
                    std=per_channel(spec.std), color_space="RGB" if channels == 3 else "GRAYSCALE",
                    description=description or f"{kind.capitalize()} for {len(labels)} classes, made with "
                    "tflite-edge.", version=version, author=author, license=license)
 
 
-def _tensor_md(name: str, description: str, content_type: int, props) -> "fb.TensorMetadataT":
+def tensor_md(name: str, description: str, content_type: int, props) -> "fb.TensorMetadataT":
     t = fb.TensorMetadataT()
     t.name, t.description = name, description
     t.content = fb.ContentT()
@@ -83,13 +78,13 @@ def _tensor_md(name: str, description: str, content_type: int, props) -> "fb.Ten
     return t
 
 
-def _labels_file(file_type: int) -> "fb.AssociatedFileT":
+def labels_file(file_type: int) -> "fb.AssociatedFileT":
     f = fb.AssociatedFileT()
     f.name, f.description, f.type = LABELS_FILE, _LABELS_TEXT, file_type
     return f
 
 
-def _stats(low: Sequence[float], high: Sequence[float]) -> "fb.StatsT":
+def stats_md(low: Sequence[float], high: Sequence[float]) -> "fb.StatsT":
     stats = fb.StatsT()
     stats.min, stats.max = [float(v) for v in low], [float(v) for v in high]
     return stats
@@ -107,8 +102,7 @@ def _input_md(tensor, info: ModelInfo, schema) -> "fb.TensorMetadataT":
     props.colorSpace = getattr(fb.ColorSpaceType, info.color_space)
     props.defaultSize = fb.ImageSizeT()
     props.defaultSize.width, props.defaultSize.height = shape[2], shape[1]
-    verb = "classified" if info.task == "classification" else "detected"
-    description = f"Input image to be {verb}."
+    description = f"Input image to be {task_module(info.task, 'metadata').VERB}."
     type_name = enum_names(schema.TensorType).get(tensor.type, str(tensor.type))
     q = tensor.quantization
     if type_name in ("UINT8", "INT8", "INT16"):
@@ -119,59 +113,17 @@ def _input_md(tensor, info: ModelInfo, schema) -> "fb.TensorMetadataT":
         zero = int(q.zeroPoint[0]) if q is not None and q.zeroPoint is not None and len(q.zeroPoint) else 0
         description += (f" {type_name.lower()} input: x = (pixel - mean) / std, then q = round(x / scale) + "
                         f"zero_point with this tensor's quantization (scale {scale:.9g}, zero point {zero}).")
-        stats = _stats([np.iinfo(dtype).min], [np.iinfo(dtype).max])
+        stats = stats_md([np.iinfo(dtype).min], [np.iinfo(dtype).max])
     else:
-        stats = _stats([(0.0 - m) / s for m, s in zip(info.mean, info.std)],
+        stats = stats_md([(0.0 - m) / s for m, s in zip(info.mean, info.std)],
                        [(255.0 - m) / s for m, s in zip(info.mean, info.std)])
-    t = _tensor_md("image", description, fb.ContentProperties.ImageProperties, props)
+    t = tensor_md("image", description, fb.ContentProperties.ImageProperties, props)
     norm = fb.ProcessUnitT()
     norm.optionsType = fb.ProcessUnitOptions.NormalizationOptions
     norm.options = fb.NormalizationOptionsT()
     norm.options.mean, norm.options.std = [float(v) for v in info.mean], [float(v) for v in info.std]
     t.processUnits, t.stats = [norm], stats
     return t
-
-
-def _classification_outputs(sub, info: ModelInfo) -> List["fb.TensorMetadataT"]:
-    shapes = [[int(v) for v in sub.tensors[i].shape] for i in sub.outputs]
-    if len(shapes) != 1 or int(np.prod(shapes[0])) != len(info.labels):
-        raise UserInputError(f"model outputs {shapes}: classification metadata needs one output of "
-                             f"{len(info.labels)} scores, one per label")
-    t = _tensor_md("probability", f"Probabilities of the {len(info.labels)} labels respectively.",
-                   fb.ContentProperties.FeatureProperties, fb.FeaturePropertiesT())
-    t.stats = _stats([0.0], [1.0])
-    t.associatedFiles = [_labels_file(fb.AssociatedFileType.TENSOR_AXIS_LABELS)]
-    return [t]
-
-
-def _detection_outputs(model, sub) -> List["fb.TensorMetadataT"]:
-    shapes = [[int(v) for v in sub.tensors[i].shape] for i in sub.outputs]
-    roles = detection_output_roles(model)
-    if roles is None:  # no postprocess op to trace: the outputs must be in its order
-        fits = (len(shapes) == 4 and len(shapes[0]) == 3 and shapes[0][-1] == 4
-                and shapes[1] == shapes[2] == shapes[0][:2] and int(np.prod(shapes[3])) == 1)
-        if not fits:
-            raise UserInputError(f"model outputs {shapes}: detection metadata needs the four outputs of "
-                                 f"{POSTPROCESS_OP} (boxes [1,N,4], classes [1,N], scores [1,N], count [1])")
-        roles = list(DETECTION_ROLES)
-    out = []
-    for role in roles:
-        if role == "boxes":
-            props = fb.BoundingBoxPropertiesT()
-            props.index, props.type = list(_BOX_INDEX), fb.BoundingBoxType.BOUNDARIES
-            props.coordinateType = fb.CoordinateType.RATIO
-            t = _tensor_md(DETECTION_NAMES[role], _DETECTION_TEXT[role],
-                           fb.ContentProperties.BoundingBoxProperties, props)
-        else:
-            t = _tensor_md(DETECTION_NAMES[role], _DETECTION_TEXT[role],
-                           fb.ContentProperties.FeatureProperties, fb.FeaturePropertiesT())
-        if role != "count":  # one box / class / score per element of axis 2 (axis 0 is the batch)
-            t.content.range = fb.ValueRangeT()
-            t.content.range.min = t.content.range.max = 2
-        if role == "classes":
-            t.associatedFiles = [_labels_file(fb.AssociatedFileType.TENSOR_VALUE_LABELS)]
-        out.append(t)
-    return out
 
 
 def _metadata_flatbuffer(model, info: ModelInfo) -> bytes:
@@ -182,14 +134,11 @@ def _metadata_flatbuffer(model, info: ModelInfo) -> bytes:
         raise UserInputError(f"model has {len(sub.inputs)} inputs: image metadata needs one image input")
     graph = fb.SubGraphMetadataT()
     graph.inputTensorMetadata = [_input_md(sub.tensors[sub.inputs[0]], info, litert_schema())]
-    if info.task == "classification":
-        graph.outputTensorMetadata = _classification_outputs(sub, info)
-    else:
-        graph.outputTensorMetadata = _detection_outputs(model, sub)
-        group = fb.TensorGroupT()
-        group.name = "detection_result"
-        group.tensorNames = [DETECTION_NAMES[r] for r in ("boxes", "classes", "scores")]
-        graph.outputTensorGroups = [group]
+    layout = task_module(info.task, "metadata")  # tasks/NAME/metadata.py: the task's outputs
+    graph.outputTensorMetadata = layout.outputs(model, sub, info)
+    groups = layout.output_groups()
+    if groups:
+        graph.outputTensorGroups = groups
     md = fb.ModelMetadataT()
     # empty texts are left out, as the official writers leave out what they are not given
     md.name, md.description, md.version = info.name, info.description or None, info.version or None
@@ -197,7 +146,7 @@ def _metadata_flatbuffer(model, info: ModelInfo) -> bytes:
     md.subgraphMetadata = [graph]
     # The highest schema version among the fields written: tensor groups came in 1.2.0, all the
     # others in 1.0.0 (the official populator computes the same in metadata_version.cc).
-    md.minParserVersion = "1.2.0" if info.task == "detection" else "1.0.0"
+    md.minParserVersion = "1.2.0" if groups else "1.0.0"
     builder = flatbuffers.Builder(0)
     builder.Finish(md.Pack(builder), b"M001")
     return bytes(builder.Output())
@@ -208,10 +157,17 @@ def add_metadata(tflite_bytes: bytes, info: ModelInfo) -> bytes:
     (and files packed with it) is replaced. Other metadata entries and signatures are kept."""
     import flatbuffers
 
-    model = unpack_model(bytes(tflite_bytes), "model")
-    if any(b.offset for b in model.buffers or []):
-        raise UserInputError("model: weights stored outside the flatbuffer (models over 2 GB) are not "
-                             "supported for metadata")
+    raw = bytes(tflite_bytes)
+    model = unpack_model(raw, "model")
+    for b in model.buffers or []:
+        # Weights after the flatbuffer (offset/size: ai-edge-quantizer writes them so above 256 KB)
+        # move inside it; only a model over 2 GB needs them outside.
+        if b.offset:
+            if len(raw) >= 2**31 - 2**20:
+                raise UserInputError("model: weights stored outside the flatbuffer (models over 2 GB) are not "
+                                     "supported for metadata")
+            b.data = np.frombuffer(raw[b.offset:b.offset + b.size], dtype=np.uint8)
+            b.offset = b.size = 0
     s = litert_schema()
     data = s.BufferT()
     data.data = np.frombuffer(_metadata_flatbuffer(model, info), dtype=np.uint8)

@@ -10,10 +10,14 @@ def make_divisible(v: float, divisor: int = 8) -> int:
 
 
 def hard_sigmoid(x, name: str):
-    # relu6(x + 3) / 6 == clip(x / 6 + 0.5, 0, 1): two stock layers that quantize cleanly.
+    # relu6(x + 3) / 6 written as the TFLite converter's pattern: ADD with a fused RELU6, then MUL
+    # (two ops, both delegated), and x * hard_sigmoid(x) fuses to the HARD_SWISH builtin. The
+    # clip(x / 6 + 0.5, 0, 1) form converted to MUL, ADD, MINIMUM, RELU (+ MUL for hard-swish):
+    # five ops per activation, cut into separate XNNPACK partitions in int8 (issue 22).
     L = compat.keras().layers
-    x = L.Rescaling(1.0 / 6.0, offset=0.5, name=f"{name}_hsig_scale")(x)
-    return L.ReLU(max_value=1.0, name=f"{name}_hsig")(x)
+    x = L.Rescaling(1.0, offset=3.0, name=f"{name}_hsig_shift")(x)
+    x = L.ReLU(6.0, name=f"{name}_hsig")(x)
+    return L.Rescaling(1.0 / 6.0, name=f"{name}_hsig_scale")(x)
 
 
 def activation(x, kind: str, name: str):

@@ -6,9 +6,11 @@ from typing import Dict, List, Literal, Optional
 from pydantic import Field, field_validator
 
 from ..bench import PROCESSES, WARMUP_MIN_S
+from ..formats import FORMAT_NAMES
 from .base import Spec, registered
+from .mixed import MixedSpec
 
-FORMATS = ("float32", "float16", "dynamic", "int8", "int8_io", "uint8_io", "int16x8", "edgetpu")
+FORMATS = FORMAT_NAMES  # declared in tflite_edge/formats.py
 
 
 class MetadataSpec(Spec):
@@ -24,6 +26,8 @@ class ConvertSpec(Spec):
     formats: List[Literal[FORMATS]] = Field(["float32", "dynamic", "int8"], min_length=1)
     calibration_samples: int = Field(200, ge=1, le=100000)
     metadata: MetadataSpec = MetadataSpec()
+    mixed: Optional[MixedSpec] = Field(None, description="per-layer precision chosen on measured latency: "
+                                       "writes NAME_mixed.tflite")
 
     @field_validator("formats")
     @classmethod
@@ -64,6 +68,8 @@ class BenchmarkSpec(Spec):
                                                                  description="android targets")
     android_binary: Optional[str] = Field(None, description="LiteRT benchmark_model for android targets")
     eval_samples: int = Field(1000, ge=1, description="ssh targets: test images sent to measure accuracy there")
+    profile: bool = Field(False, description="per-op profile of every artifact (host: LiteRT's profiler; "
+                          "android: benchmark_model --enable_op_profiling): top ops in report.md, all in report.json")
 
     @field_validator("threads")
     @classmethod

@@ -12,12 +12,26 @@ import importlib
 
 from .base import FitData, Task
 
-# task name (recipe.task) -> "module:class"; a new task registers here and implements Task.
+# task name (recipe.task) -> "module:class"; a new task registers here, implements Task, and
+# keeps its recipe rules in PACKAGE/rules.py (`check(recipe)`, TensorFlow-free: the schema runs it).
 TASKS = {
-    "classification": "tflite_edge.tasks.classification:ClassificationTask",
-    "detection": "tflite_edge.tasks.detection:DetectionTask",
+    "classification": "tflite_edge.tasks.classification.task:ClassificationTask",
+    "detection": "tflite_edge.tasks.detection.task:DetectionTask",
 }
+TASK_NAMES = tuple(TASKS)
 _INSTANCES: dict = {}
+
+
+def task_module(name: str, part: str):
+    """A TensorFlow-free module of the task's package: `rules` (its recipe checks, `check(recipe)`),
+    `predict` (`tflite-edge predict` on its artifacts), `metadata` (its TFLite Metadata layout)."""
+    package = TASKS[name].split(":")[0].split(".")[:3]  # tflite_edge.tasks.NAME
+    return importlib.import_module(".".join(package + [part]))
+
+
+def rules_for(name: str):
+    """The task's recipe rules (tasks/NAME/rules.py: `check(recipe)`)."""
+    return task_module(name, "rules")
 
 
 def task_for(recipe_or_name) -> Task:
@@ -29,4 +43,4 @@ def task_for(recipe_or_name) -> Task:
     return _INSTANCES[name]
 
 
-__all__ = ["FitData", "TASKS", "Task", "task_for"]
+__all__ = ["FitData", "TASKS", "TASK_NAMES", "Task", "rules_for", "task_for", "task_module"]

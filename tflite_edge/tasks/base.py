@@ -85,6 +85,14 @@ class Task(ABC):
     def score_text(self, m: dict) -> str:
         """A measurement's score in words for the log ("accuracy 0.9120", "mAP@.5 0.8700")."""
 
+    def artifact_score_text(self, artifact: dict) -> str:
+        """An artifact's score in report.json, in words for the run's summary ("acc 98.40%")."""
+        return ""
+
+    # Whether `fit.fit_model(..., teacher=(model, settings))` can distil from a model the caller
+    # gives (channel pruning's distill_from_unpruned).
+    distils_from_given_model: bool = False
+
     def test_accuracy(self, ctx, model) -> Optional[float]:
         """Top-1 test accuracy where the task has one (channel pruning logs it); default None."""
         return None

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...bench.host_worker import make_interpreter, predict_classes
 from ...data.pipeline import numpy_batches
-from ...gates import check_gates
+from ...gates import at_least, at_most_drop, edgetpu_gates, gate
+from ...runtime import make_interpreter, predict_classes
 
 
 def tflite_predict(model_path, batches, threads: int = 2) -> np.ndarray:
     """Class predictions of a .tflite model over preprocessed float batches."""
     interp, _ = make_interpreter(str(model_path), threads)
     return predict_classes(interp, batches, str(model_path), threads)
+
+
+def accuracy_gates(spec, keras_acc: float, artifacts: list) -> list:
+    """The Keras accuracy, then per artifact its accuracy drop, its agreement and the Edge TPU gate."""
+    gates = at_least("min_keras_accuracy", keras_acc, spec.min_keras_accuracy)
+    for a in artifacts:
+        limit = spec.max_accuracy_drop_by_format.get(a["format"], spec.max_accuracy_drop)
+        gates += at_most_drop(f"max_accuracy_drop[{a['name']}]", keras_acc, a["accuracy"], limit)
+        gates += at_least(f"min_agreement[{a['name']}]", a["agreement_with_keras"], spec.min_agreement)
+        gates += edgetpu_gates(spec, a)
+        if a.get("mixed"):  # the search's own bound, on the validation split (convert.mixed)
+            m = a["mixed"]
+            gates.append(gate(f"mixed_max_accuracy_drop[{a['name']}]", m["val_accuracy_drop"],
+                              m["max_accuracy_drop"], bool(m["met"])))
+    return gates
 
 
 def keras_predict(model, batches) -> np.ndarray:
@@ -42,10 +57,11 @@ def evaluate(ctx) -> dict:
         pred = preds[art["format"]] = tflite_predict(ctx.path(art["path"]), numpy_batches(d.test_x, d, spec))
         results.append({"name": art["name"], "format": art["format"], "edgetpu_check": art.get("edgetpu_check"),
                         "accuracy": float(np.mean(pred == labels)),
-                        "agreement_with_keras": float(np.mean(pred == keras_pred))})
+                        "agreement_with_keras": float(np.mean(pred == keras_pred)),
+                        **({"mixed": art["mixed"]} if "mixed" in art else {})})
         ctx.log(f"  {art['name']}: accuracy {results[-1]['accuracy']:.4f}, "
                 f"agreement {results[-1]['agreement_with_keras']:.4f}")
-    gates = check_gates(ctx.recipe.evaluate, keras_acc, results)
+    gates = accuracy_gates(ctx.recipe.evaluate, keras_acc, results)
     out = {"keras": {"accuracy": keras_acc, "test_samples": int(len(labels))}, "artifacts": results, "gates": gates}
     if ctx.recipe.adaptive is not None:
         from ...adaptive.evaluate import evaluate_cascades

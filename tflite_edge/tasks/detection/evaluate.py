@@ -22,21 +22,14 @@ def keras_detections(model, det, split, input_spec, spec) -> list:
     return out
 
 
-def _dequantize(x: np.ndarray, detail) -> np.ndarray:
-    if not np.issubdtype(x.dtype, np.integer):
-        return x.astype(np.float32)
-    scale, zero = detail["quantization"]
-    return (x.astype(np.float32) - zero) * scale
-
-
 def tflite_detections(path, variant: str, det, split, input_spec, spec) -> list:
     """Detections of a .tflite detector, one image at a time (batch is static 1)."""
-    from ...bench.host_worker import make_interpreter, quantize_input
+    from ...runtime import dequantize, make_interpreter, quantize_input, signature_outputs
 
     interp, _ = make_interpreter(str(path), 2)
     inp = interp.get_input_details()[0]
     # by signature name, not position: the converter reorders the outputs
-    sig = interp._get_full_signature_list()["serving_default"]["outputs"]
+    sig = signature_outputs(interp)
     details = {d["index"]: d for d in interp.get_output_details()}
     outs = [details[sig[name]] for name in OUTPUTS[variant]]
     anchors, found = det.anchors(), []
@@ -44,7 +37,7 @@ def tflite_detections(path, variant: str, det, split, input_spec, spec) -> list:
         for image in batch:
             interp.set_tensor(inp["index"], quantize_input(image[None], inp))
             interp.invoke()
-            vals = [_dequantize(interp.get_tensor(o["index"]), o)[0] for o in outs]
+            vals = [dequantize(interp.get_tensor(o["index"]), o)[0] for o in outs]
             if variant == "raw":  # the heads' outputs: score activation and decoding happen here
                 enc, scores = det.postprocess_inputs(vals[0][None], vals[1][None])
                 found.append(detect(np.asarray(enc)[0], np.asarray(scores)[0], anchors, det.scales, spec))
@@ -56,17 +49,12 @@ def tflite_detections(path, variant: str, det, split, input_spec, spec) -> list:
 
 
 def _gates(spec, keras_map50, results) -> list:
-    from ...gates import check_gates
+    from ...gates import at_least, at_most_drop, edgetpu_gates
 
-    gates = check_gates(spec, 0.0, results)  # only the Edge TPU gate applies: accuracy gates are refused
-    if spec.min_keras_map50 is not None:
-        gates.append({"name": "min_keras_map50", "value": keras_map50, "threshold": spec.min_keras_map50,
-                      "passed": keras_map50 >= spec.min_keras_map50})
-    if spec.max_map50_drop is not None:
-        for a in results:
-            drop = keras_map50 - a["map50"]
-            gates.append({"name": f"max_map50_drop[{a['name']}]", "value": drop, "threshold": spec.max_map50_drop,
-                          "passed": drop <= spec.max_map50_drop + 1e-12})
+    gates = [g for a in results for g in edgetpu_gates(spec, a)]
+    gates += at_least("min_keras_map50", keras_map50, spec.min_keras_map50)
+    for a in results:
+        gates += at_most_drop(f"max_map50_drop[{a['name']}]", keras_map50, a["map50"], spec.max_map50_drop)
     return gates
 
 

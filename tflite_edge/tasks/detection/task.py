@@ -7,6 +7,7 @@ import numpy as np
 from ... import atomic, compat
 from ...errors import UserInputError
 from ...models.classifier import InputSpec
+from ...runtime import op_names
 from ..base import FitData, Task
 from .model import build_detector, detector_for
 
@@ -20,20 +21,12 @@ def _train_val(ctx):
     return seeded_split(split, frac, ctx.recipe.seed)
 
 
-def _ops(path) -> list:
-    mod = compat.interpreter_module()
-    it = mod.Interpreter(model_path=str(path),
-                         experimental_op_resolver_type=mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    return sorted({op["op_name"] for op in it._get_ops_details()})
-
-
 def _output_order(path) -> list:
     """Names of the model's outputs in the order apps see them (the converter reorders them)."""
-    from ...bench.host_worker import make_interpreter
+    from ...runtime import make_interpreter, signature_outputs
 
     it, _ = make_interpreter(str(path), 1)
-    # no public call maps signature output names to tensor indices
-    by_index = {index: name for name, index in it._get_full_signature_list()["serving_default"]["outputs"].items()}
+    by_index = {index: name for name, index in signature_outputs(it).items()}
     return [by_index[o["index"]] for o in it.get_output_details()]
 
 
@@ -120,6 +113,9 @@ class DetectionTask(Task):
     def score_text(self, m: dict) -> str:
         return f"mAP@.5 {m['map50']:.4f}"
 
+    def artifact_score_text(self, artifact: dict) -> str:
+        return f"mAP@.5 {artifact['map50']:.4f}"
+
     # ---- convert
     def calibration_images(self, ctx) -> np.ndarray:
         from ...data.detection import load_images
@@ -132,7 +128,8 @@ class DetectionTask(Task):
     def export(self, ctx, model) -> list:
         """Every format twice: with the postprocess op (4 outputs, with TFLite Model Metadata) and raw
         (cut before it; two bare outputs the metadata schema has no detector layout for)."""
-        from ...export import NEEDS_CALIBRATION, edgetpu_extras, model_info, write_artifact
+        from ...export import edgetpu_extras, model_info, write_artifact
+        from ...formats import NEEDS_CALIBRATION
         from ...metadata import add_metadata
         from .export import postprocess_converter, serving_export
 
@@ -150,7 +147,7 @@ class DetectionTask(Task):
                     data = add_metadata(data, described) if with_pp else data
                     info = write_artifact(data, ctx.path(rel), fmt)
                     art = {"name": name, "path": rel, **info, "detection_outputs": variant,
-                           "ops": _ops(ctx.path(rel)), "output_order": _output_order(ctx.path(rel))}
+                           "ops": op_names(ctx.path(rel)), "output_order": _output_order(ctx.path(rel))}
                     artifacts.append(art)
                     ctx.log(f"  {rel}: {info['size_bytes']:,} bytes; ops {', '.join(art['ops'])}")
                     if fmt == "edgetpu" and not with_pp:  # the TPU graph is the raw one; the op runs on the CPU
