@@ -26,7 +26,7 @@ def main():
     args = ap.parse_args()
     from tflite_edge.model_io import load_keras_model
     from tflite_edge.data import load_dataset
-    from tflite_edge.optimize import warm_up_ranges, wrap_qat
+    from tflite_edge.optimize.qat import warm_up_ranges, wrap_qat
     from tflite_edge.recipe import QatSpec, load_recipe
 
     run = Path(args.run_dir)

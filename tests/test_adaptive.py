@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from tflite_edge.adaptive import cascade
+from tflite_edge.tasks.classification.adaptive import cascade
 from tflite_edge.errors import UserInputError
 from tflite_edge.recipe import validate_dict
 
@@ -102,15 +102,15 @@ def test_latency_adds_up_the_segments_each_image_ran():
 
 @pytest.fixture(scope="module")
 def adaptive_model():
-    from tflite_edge.models import build_classifier
     from tflite_edge.models.classifier import InputSpec
+    from tflite_edge.tasks.classification.build import build_model
 
     r = _recipe({"exits": [{"after": "stride_2", "head_channels": 16}, {"after": "block5_add", "head_channels": 16}]})
-    return build_classifier(r.model, InputSpec(16, 16, 3), 4, r.adaptive)
+    return build_model(r.model, InputSpec(16, 16, 3), 4, r.adaptive)
 
 
 def test_segments_compose_to_the_model(adaptive_model):
-    from tflite_edge.adaptive.exits import final_model, segment_models
+    from tflite_edge.tasks.classification.adaptive.exits import final_model, segment_models
 
     m = adaptive_model
     assert m.output_names == ["exit0_probs", "exit1_probs", "probs"]
@@ -127,7 +127,7 @@ def test_segments_compose_to_the_model(adaptive_model):
 
 def test_an_adaptive_teacher_teaches_with_its_final_head(adaptive_model):
     from tflite_edge import compat
-    from tflite_edge.adaptive.exits import final_head, is_adaptive
+    from tflite_edge.tasks.classification.adaptive.exits import final_head, is_adaptive
 
     assert is_adaptive(adaptive_model)
     head = final_head(adaptive_model)
@@ -145,12 +145,12 @@ def test_an_adaptive_teacher_teaches_with_its_final_head(adaptive_model):
     ([{"after": "pool"}], "not a feature map (N, H, W, C)"),
 ])
 def test_bad_exit_places_fail_at_build_with_one_line(exits, message):
-    from tflite_edge.models import build_classifier
     from tflite_edge.models.classifier import InputSpec
+    from tflite_edge.tasks.classification.build import build_model
 
     r = _recipe({"exits": exits})
     with pytest.raises(UserInputError) as e:
-        build_classifier(r.model, InputSpec(16, 16, 3), 4, r.adaptive)
+        build_model(r.model, InputSpec(16, 16, 3), 4, r.adaptive)
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
@@ -221,7 +221,7 @@ def test_run_trains_exits_with_qat_and_teacher(adaptive_run):
 def test_cascades_run_for_real_match_evaluation(adaptive_run):
     """Per format: the runner stopping image by image gives the predictions and exit rates that
     evaluation computed from all segments, and the chosen thresholds reach cascade.json."""
-    from tflite_edge.adaptive.runner import Cascade
+    from tflite_edge.tasks.classification.adaptive.runner import Cascade
     from tflite_edge.data import load_dataset
     from tflite_edge.data.pipeline import numpy_batches
     from tflite_edge.models.classifier import InputSpec

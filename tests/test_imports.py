@@ -132,3 +132,15 @@ def test_the_checker_finds_a_task_name_comparison(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
     assert sorted(task_name_comparisons(["classification", "detection"])) == [
         (f"{PACKAGE.name}.other", 2), (f"{PACKAGE.name}.stage", 2)]
+
+
+ADAPTIVE = f"{PACKAGE.name}.tasks.classification.adaptive"
+
+
+def test_no_module_outside_tasks_imports_the_adaptive_package():
+    """Early exits are classification's: stages reach them through the Task's hooks."""
+    edges, _ = import_graph()
+    assert ADAPTIVE in _modules()  # the package is where this test looks for it
+    found = sorted(f"{m} imports {d}" for m, dests in edges.items() if not m.startswith(f"{PACKAGE.name}.tasks")
+                   for d in dests if d == ADAPTIVE or d.startswith(ADAPTIVE + "."))
+    assert found == [], "reach adaptive/ through the task: " + ", ".join(found)

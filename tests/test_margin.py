@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tflite_edge import margin
-from tflite_edge.adaptive import cascade
+from tflite_edge.tasks.classification.adaptive import cascade
 
 
 def _paired(n, p_ref, p_lost, p_gained, rng):

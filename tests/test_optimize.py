@@ -63,7 +63,7 @@ def test_resume_rebuilds_the_qat_graph(compress_run, tmp_path):
 
 
 def test_qat_scheme_follows_history():
-    from tflite_edge.optimize import qat_scheme
+    from tflite_edge.optimize.qat import qat_scheme
 
     assert qat_scheme([])[0] == "default"
     assert qat_scheme(["prune"])[0] == "pqat"
@@ -87,7 +87,7 @@ def _small_model():
 
 
 def test_layer_selection_and_m_by_n():
-    from tflite_edge.optimize import _apply_masks_now, _prune_wrappers, wrap_prune
+    from tflite_edge.optimize.prune import _apply_masks_now, _prune_wrappers, wrap_prune
     from tflite_edge.recipe import PruneSpec
 
     spec = PruneSpec(m_by_n=[2, 4], layers=["^conv_"], epochs=0, schedule="constant")
@@ -100,7 +100,7 @@ def test_layer_selection_and_m_by_n():
 
 
 def test_layer_types_and_no_match():
-    from tflite_edge.optimize import _prune_wrappers, wrap_prune
+    from tflite_edge.optimize.prune import _prune_wrappers, wrap_prune
     from tflite_edge.recipe import PruneSpec
 
     wrapped = wrap_prune(None, _small_model(), PruneSpec(layer_types=["Dense"]), "optimize[0].prune", 10)
@@ -110,7 +110,7 @@ def test_layer_types_and_no_match():
 
 
 def test_xnnpack_policy_refuses_unsuitable_model():
-    from tflite_edge.optimize import wrap_prune
+    from tflite_edge.optimize.prune import wrap_prune
     from tflite_edge.recipe import PruneSpec
 
     with pytest.raises(UserInputError, match=r"optimize\[0\]\.prune\.xnnpack_policy"):
@@ -118,7 +118,7 @@ def test_xnnpack_policy_refuses_unsuitable_model():
 
 
 def test_qat_skip_layers_stay_float():
-    from tflite_edge.optimize import wrap_qat
+    from tflite_edge.optimize.qat import wrap_qat
     from tflite_edge.recipe import QatSpec
 
     q, info = wrap_qat(_small_model(), QatSpec(skip_layers=["^logits$"]), "optimize[0].qat", [])
@@ -135,7 +135,7 @@ def test_qat_range_warmup_starts_from_measured_ranges():
     from tflite_edge import compat
     from tflite_edge.models import build_classifier
     from tflite_edge.models.classifier import InputSpec
-    from tflite_edge.optimize import warm_up_ranges, wrap_qat
+    from tflite_edge.optimize.qat import warm_up_ranges, wrap_qat
     from tflite_edge.recipe import ModelSpec, QatSpec
 
     keras = compat.keras()
@@ -178,7 +178,7 @@ def test_bad_optimize_entries(optimize, path):
 
 
 def test_initial_sparsity_above_target():
-    from tflite_edge.optimize import _prune_schedule
+    from tflite_edge.optimize.prune import _prune_schedule
     from tflite_edge.recipe import PruneSpec
 
     with pytest.raises(UserInputError, match=r"optimize\[1\]\.prune\.initial_sparsity"):
@@ -206,6 +206,14 @@ def test_shipped_recipes_validate():
         r = load_recipe(root / name)
         assert [next(iter(type(s).model_fields)) for s in r.optimize] == ["prune", "cluster", "qat"]
         assert r.teacher is not None and "int8" in r.convert.formats
+
+
+def test_every_optimization_of_the_schema_has_a_technique():
+    from tflite_edge.optimize import TECHNIQUES
+    from tflite_edge.recipe import OPTIMIZATIONS
+
+    assert sorted(TECHNIQUES.names()) == sorted(OPTIMIZATIONS)
+    assert [n for n in TECHNIQUES if TECHNIQUES.meta(n).get("rewrap")] == ["qat"]  # its .keras does not load back
 
 
 def test_report_leads_with_the_trained_model_as_baseline(compress_run):

@@ -20,7 +20,7 @@ import numpy as np
 from .errors import UserInputError
 from .runtime import dequantize
 from .metadata import parse_labels, read_metadata
-from .tasks import task_module
+from .tasks import TASK_NAMES, task_module
 
 _COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"]
 
@@ -121,7 +121,7 @@ def _channel_values(flag: str, values: Optional[Sequence[float]], channels: int)
     return np.asarray(list(values) * channels if len(values) == 1 else values, dtype=np.float32)
 
 
-def _read_labels(path: Path) -> List[str]:
+def read_labels(path: Path) -> List[str]:
     try:
         labels = parse_labels(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
@@ -174,7 +174,7 @@ def open_model(path: Path, labels: Optional[Path] = None, mean: Optional[Sequenc
     if task is None:
         raise UserInputError(f"{where}: {len(shapes)} outputs; predict runs classifiers (one score output) "
                              "and TFLite_Detection_PostProcess detectors (four outputs)")
-    label_list = _read_labels(labels) if labels is not None else meta.get("labels")
+    label_list = read_labels(labels) if labels is not None else meta.get("labels")
     if not label_list:
         raise UserInputError(f"{where}: its metadata packs no labels file; give --labels FILE")
 
@@ -255,44 +255,14 @@ def draw_boxes(image, detections: List[dict], path: Path) -> Path:
     return Path(path)
 
 
-def is_cascade(model: Path) -> bool:
-    """A cascade (adaptive:) is given as its cascade.json or the folder holding it."""
-    from .adaptive.runner import CASCADE_FILE
-
-    model = Path(model)
-    return model.suffix == ".json" or (model.is_dir() and (model / CASCADE_FILE).is_file())
-
-
-def predict_cascade(model: Path, inputs: Sequence[Path], top_k: int = 5, labels: Optional[Path] = None) -> dict:
-    """Run an early-exit cascade image by image: each image stops at its first confident exit."""
-    from PIL import Image
-
-    from .adaptive.runner import Cascade
-
-    cascade = Cascade.open(Path(model))
-    spec = cascade.spec
-    files = collect_images(inputs)
-    images = [load_image(f) for f in files]
-    names = _read_labels(labels) if labels is not None else spec.get("labels")
-    classes = int(cascade.segments[-1].output_details["probs"]["shape"][-1])
-    if not names or len(names) != classes:
-        raise UserInputError(f"{model}: {len(names or [])} label(s) for {classes} classes; give --labels FILE "
-                             "with one label per class")
-    i = spec["input"]
-    last = len(cascade.segments) - 1
-    results = []
-    for path, image in zip(files, images):
-        img = image.convert("RGB" if i["channels"] == 3 else "L").resize((i["width"], i["height"]), Image.BILINEAR)
-        x = (np.asarray(img, np.float32).reshape(i["height"], i["width"], i["channels"]) - i["mean"]) / i["std"]
-        scores, k = cascade.predict(x[None])
-        results.append({"image": str(path), "exit": k, "answered_by": "the final head" if k == last else f"exit {k}",
-                        "top_k": top_labels(scores, names, top_k)})
-    return {"model": str(model), "task": "classification", "cascade": {
-                "format": spec.get("format"), "segments": len(cascade.segments),
-                "thresholds": cascade.thresholds},
-            "preprocessing": {"source": "cascade.json", "mean": [i["mean"]], "std": [i["std"]],
-                              "input_dtype": "float32"},
-            "threshold": None, "results": results}
+def _own_file_runner(model: Path):
+    """The predict module of the task that opens `model` itself (not a .tflite: classification's
+    cascade.json), by its optional `opens(model)`; None for a plain .tflite."""
+    for name in TASK_NAMES:
+        runner = task_module(name, "predict")
+        if getattr(runner, "opens", None) is not None and runner.opens(model):
+            return runner
+    return None
 
 
 def predict(model: Path, inputs: Sequence[Path], top_k: int = 5, threshold: float = 0.5,
@@ -303,8 +273,9 @@ def predict(model: Path, inputs: Sequence[Path], top_k: int = 5, threshold: floa
     Every image is decoded before any is run, so a bad one stops the command before any output."""
     from .bench.host import check_tflite_file
 
-    if is_cascade(Path(model)):
-        return predict_cascade(Path(model), inputs, top_k, labels)
+    own = _own_file_runner(Path(model))
+    if own is not None:
+        return own.predict_file(Path(model), inputs, top_k, labels)
     check_tflite_file(Path(model))  # the model first, then the images, then the interpreter
     files = collect_images(inputs)
     predictor = open_model(Path(model), labels, mean, std, raw)

@@ -152,12 +152,11 @@ def _stages_table(rep: dict) -> str:
             f"<tr><th class=l>total</th><th>{total:.1f}</th><th></th></tr></table>")
 
 
-def _adaptive(rep: dict) -> str:
-    if not rep.get("adaptive"):
-        return ""
-    from .adaptive.report import html_section
+def _task_sections(rep: dict) -> str:
+    """The task's own sections of the page (classification's cascades), from its report.json."""
+    from .tasks import TASKS, task_for
 
-    return html_section(rep["adaptive"])
+    return task_for(rep["task"]).html_sections(rep) if rep.get("task") in TASKS else ""
 
 
 def _run_section(label: str, rep: dict, heading: str = "h2") -> str:
@@ -172,7 +171,7 @@ def _run_section(label: str, rep: dict, heading: str = "h2") -> str:
             f"{escape(str(keras.get('test_samples', '-')))}"
             f" test samples, {_fmt(keras.get('params'), ',')} parameters{verdict}</p>"
             f"{choices_html(rep)}"
-            f"<{sub}>Artifacts and targets</{sub}>{_artifact_table(rep)}{_adaptive(rep)}"
+            f"<{sub}>Artifacts and targets</{sub}>{_artifact_table(rep)}{_task_sections(rep)}"
             f"<{sub}>Quality gates</{sub}>{_gates_table(rep)}"
             f"<{sub}>Stage timings</{sub}>{_stages_table(rep)}")
 

@@ -6,14 +6,13 @@ from .fit import fit_model
 from .model_io import fresh_copy
 
 
-def head_start(model) -> int:
+def head_start(model, side_head=lambda layer: False) -> int:
     """Index of the first head layer: the global pooling before the classes (ours: "pool"), else
-    the last Dense layer; everything before it is the backbone that transfer learning freezes."""
-    from .adaptive.exits import is_exit_layer
-
+    the last Dense layer; everything before it is the backbone that transfer learning freezes.
+    `side_head` tells the layers of other heads (the task's `is_side_head_layer`), never counted."""
     keras = compat.keras()
     L = keras.layers
-    layers = [(i, layer) for i, layer in enumerate(model.layers) if not is_exit_layer(layer)]
+    layers = [(i, layer) for i, layer in enumerate(model.layers) if not side_head(layer)]
     pools = [i for i, layer in layers if isinstance(layer, (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D))]
     if pools:
         return pools[-1]
@@ -25,10 +24,11 @@ def fit_transfer(ctx, model, label: str, callbacks) -> dict:
     """The Keras transfer-learning recipe: the head alone first (backbone frozen; a frozen BatchNorm
     runs in inference mode, so its statistics stay the pretrained ones), then everything at the
     lower fine-tune rate. The frozen epochs count in train.epochs."""
-    t = ctx.recipe.train
-    from .adaptive.exits import is_exit_layer
+    from .tasks import task_for
 
-    backbone = [layer for layer in model.layers[:head_start(model)] if not is_exit_layer(layer)]
+    t = ctx.recipe.train
+    side_head = task_for(ctx.recipe).is_side_head_layer
+    backbone = [layer for layer in model.layers[:head_start(model, side_head)] if not side_head(layer)]
     for layer in backbone:
         layer.trainable = False
     ctx.log(f"  transfer: {len(backbone)} backbone layers frozen for {t.freeze_backbone_epochs} epoch(s)")

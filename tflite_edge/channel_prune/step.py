@@ -61,7 +61,7 @@ def _fit_from_teacher(ctx, student, teacher, epochs: int, learning_rate: float, 
 
 
 def optimize_step(ctx, model, spec, where: str, index: int, history):
-    """The `prune_channels` technique for optimize.py: plan, rebuild, fine-tune; returns (model, info)."""
+    """The `prune_channels` technique for optimize/: plan, rebuild, fine-tune; returns (model, info)."""
     from ..fit import fit_model
     from ..tasks import task_for
 

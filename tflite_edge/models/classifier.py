@@ -34,11 +34,11 @@ class InputSpec:
             raise UserInputError(f"{path}: unreadable input spec ({e}); rerun from the build stage") from None
 
 
-def build_classifier(spec, input_spec: InputSpec, num_classes: int, adaptive=None):
-    """Backbone `spec.name` + global pooling + dropout + logits + softmax.
+def classifier_and_features(spec, input_spec: InputSpec, num_classes: int):
+    """Backbone `spec.name` + global pooling + dropout + logits + softmax, and the backbone's named
+    feature maps in the model's graph (a task may hang more heads on them: early exits).
 
-    The logits layer is named "logits" so distillation can read it without the softmax. With
-    `adaptive` (the recipe's early exits) the model also outputs each exit's scores, first.
+    The logits layer is named "logits" so distillation can read it without the softmax.
     """
     from .pretrained import apply_backbone_weights
     from .registry import MODELS
@@ -53,9 +53,9 @@ def build_classifier(spec, input_spec: InputSpec, num_classes: int, adaptive=Non
         x = L.Dropout(spec.dropout, name="dropout")(x)
     x = L.Dense(num_classes, name="logits")(x)
     outputs = L.Softmax(name="probs")(x)
-    model = keras.Model(inputs, outputs, name=spec.name)
-    if adaptive is not None:
-        from ..adaptive.exits import attach_exits
+    return keras.Model(inputs, outputs, name=spec.name), features
 
-        model = attach_exits(model, adaptive, num_classes, features)
-    return model
+
+def build_classifier(spec, input_spec: InputSpec, num_classes: int):
+    """The classifier of `classifier_and_features`, alone."""
+    return classifier_and_features(spec, input_spec, num_classes)[0]

@@ -76,6 +76,11 @@ class Task(ABC):
     def distillation_summary(self, ctx) -> dict:
         """What report.json says about the teachers (each one's test score)."""
 
+    def is_side_head_layer(self, layer) -> bool:
+        """A layer of a head beside the final one (classification's early exits): transfer learning
+        neither counts it in the backbone it freezes nor freezes it; default: none."""
+        return False
+
     # ---- optimize
     @abstractmethod
     def measure(self, ctx, model, name: str) -> dict:
@@ -123,3 +128,8 @@ class Task(ABC):
     @abstractmethod
     def render_markdown(self, report: dict) -> str:
         """report.md for this task's report.json."""
+
+    def html_sections(self, report: dict) -> str:
+        """report.html's sections of this task's own, after the artifacts table (HTML built from
+        report.json alone, TensorFlow-free); default: none."""
+        return ""

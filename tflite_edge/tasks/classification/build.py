@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from ... import atomic, compat
 from ...errors import UserInputError
-from ...models import build_classifier
-from ...models.classifier import InputSpec
+from ...models.classifier import InputSpec, classifier_and_features
 
 
 def normalisation(model_spec) -> dict:
@@ -61,7 +60,7 @@ def build_from_path(ctx) -> dict:
     spec = InputSpec(height=shape.height, width=shape.width, channels=shape.channels, **normalisation(r.model))
     user_model = model
     if r.adaptive is not None:  # exits on the user's model, at its layers
-        from ...adaptive.exits import attach_exits
+        from .adaptive.exits import attach_exits
 
         model = attach_exits(model, r.adaptive, dataset.num_classes)
     outputs = save_built(ctx, model, spec)
@@ -103,5 +102,16 @@ def build(ctx) -> dict:
     recipe = recipe_for_build(ctx)
     spec = input_spec_for(recipe, dataset)
     compat.keras().utils.set_random_seed(ctx.recipe.seed)
-    model = build_classifier(recipe.model, spec, dataset.num_classes, recipe.adaptive)
+    model = build_model(recipe.model, spec, dataset.num_classes, recipe.adaptive)
     return save_built(ctx, model, spec)
+
+
+def build_model(model_spec, spec: InputSpec, num_classes: int, adaptive=None):
+    """The recipe's classifier; with `adaptive` (its early exits) the model also outputs each
+    exit's scores, first, the exits hung on the backbone's named feature maps."""
+    model, features = classifier_and_features(model_spec, spec, num_classes)
+    if adaptive is not None:
+        from .adaptive.exits import attach_exits
+
+        model = attach_exits(model, adaptive, num_classes, features)
+    return model

@@ -279,7 +279,7 @@ def make_distiller(ctx, model, recipe, teacher=None):
 
     `teacher` None: the recipe's teachers and settings (with hints); else a (model, settings) pair
     with settings.temperature/alpha/beta and no hints (channel pruning's unpruned model)."""
-    from ...adaptive.exits import exit_logits, final_model
+    from .adaptive.exits import exit_logits, final_model
     from ...distill import teachers
 
     keras = compat.keras()

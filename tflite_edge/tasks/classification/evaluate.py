@@ -32,7 +32,7 @@ def accuracy_gates(spec, keras_acc: float, artifacts: list) -> list:
 
 def keras_predict(model, batches) -> np.ndarray:
     """Class predictions of the final head (an adaptive model's last output)."""
-    from ...adaptive.exits import final_output
+    from .adaptive.exits import final_output
 
     return np.concatenate([np.argmax(final_output(model(b, training=False)).numpy(), axis=-1) for b in batches])
 
@@ -43,7 +43,7 @@ def evaluate(ctx) -> dict:
     model = ctx.load_model(ctx.outputs("optimize")["model"])
     keras_scores = None
     if ctx.recipe.adaptive is not None:  # every head's scores at once: the cascades need them too
-        from ...adaptive.evaluate import keras_scores as all_scores
+        from .adaptive.evaluate import keras_scores as all_scores
 
         keras_scores = all_scores(model, numpy_batches(d.test_x, d, spec))
         keras_pred = np.argmax(keras_scores[-1], axis=-1)
@@ -64,7 +64,7 @@ def evaluate(ctx) -> dict:
     gates = accuracy_gates(ctx.recipe.evaluate, keras_acc, results)
     out = {"keras": {"accuracy": keras_acc, "test_samples": int(len(labels))}, "artifacts": results, "gates": gates}
     if ctx.recipe.adaptive is not None:
-        from ...adaptive.evaluate import evaluate_cascades
+        from .adaptive.evaluate import evaluate_cascades
 
         out["cascades"] = evaluate_cascades(ctx, model, lambda: numpy_batches(d.test_x, d, spec), labels, preds,
                                             keras_scores)
@@ -79,7 +79,7 @@ def test_accuracy(ctx, model) -> float:
 
 def measure(ctx, model, name: str) -> dict:
     """Test accuracy, weight statistics and float32 TFLite size of one optimize step's model."""
-    from ...adaptive.exits import final_model
+    from .adaptive.exits import final_model
     from ...export import convert_keras, gzip_size
     from ...weights import measure_weights
 

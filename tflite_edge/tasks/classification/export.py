@@ -9,7 +9,7 @@ from .data import calibration_images
 
 def export(ctx, model) -> list:
     """Every format, each with the run's TFLite Model Metadata (labels, normalisation) inside."""
-    from ...adaptive.exits import final_model
+    from .adaptive.exits import final_model
 
     formats = ctx.recipe.convert.formats
     mixed = ctx.recipe.convert.mixed
@@ -37,7 +37,7 @@ def export_segments(ctx, model) -> list:
     """adaptive: every format's cascade (adaptive/export.py); [] for a plain classifier."""
     if ctx.recipe.adaptive is None:
         return []
-    from ...adaptive.export import export_cascades
+    from .adaptive.export import export_cascades
 
     formats = ctx.recipe.convert.formats
     calibration = calibration_images(ctx) if NEEDS_CALIBRATION & set(formats) else None

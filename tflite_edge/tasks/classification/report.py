@@ -16,7 +16,7 @@ def build_report(ctx) -> dict:
     if source is not None:  # model.path: every artifact is judged against the user's own model
         extra["source_model"] = {**source, "accuracy_drop_of_keras": source["accuracy"] - ev["keras"]["accuracy"]}
     if ev.get("cascades"):  # adaptive: the cascades beside the full models (adaptive/report.py)
-        from ...adaptive.report import build_section
+        from .adaptive.report import build_section
 
         bench = ctx.outputs("benchmark")["by_artifact"] if "benchmark" in ctx.manifest["stages"] else {}
         extra["adaptive"] = build_section(ctx, ev, bench)
@@ -57,7 +57,7 @@ def render_markdown(rep: dict) -> str:
     if errors:
         lines += ["", "Benchmark errors:", ""] + [f"- {n} on {t}: {e}" for n, t, e in errors]
     if rep.get("adaptive"):
-        from ...adaptive.report import render_markdown as adaptive_markdown
+        from .adaptive.report import render_markdown as adaptive_markdown
 
         lines += adaptive_markdown(rep["adaptive"])
     return "\n".join(lines + gates_and_stages_markdown(rep)) + "\n"

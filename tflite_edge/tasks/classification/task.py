@@ -27,12 +27,16 @@ class ClassificationTask(Task):
         # early exits train jointly with the final head: the distiller's loss, teachers or none
         return recipe.adaptive is not None or super().uses_distiller(recipe, teacher)
 
+    def is_side_head_layer(self, layer) -> bool:
+        from .adaptive.exits import is_exit_layer
+        return is_exit_layer(layer)
+
     def distiller(self, ctx, model, recipe, teacher=None):
         from .distill import make_distiller
         return make_distiller(ctx, model, recipe, teacher)
 
     def load_teacher(self, ctx, index, source, num_classes):
-        from ...adaptive.exits import final_head
+        from .adaptive.exits import final_head
         from ...distill import load_path_teacher
         from .distill import check_teacher
         # an early-exit model (another recipe's adaptive run) teaches with its final head
@@ -91,3 +95,8 @@ class ClassificationTask(Task):
         from .report import render_markdown
         return render_markdown(report)
 
+    def html_sections(self, report: dict) -> str:
+        if not report.get("adaptive"):
+            return ""
+        from .adaptive.report import html_section
+        return html_section(report["adaptive"])

@@ -97,7 +97,7 @@ def choice_text(section: dict) -> str:
 
 def html_section(section: dict) -> str:
     """The report.html part: the curve and the table of report.md."""
-    from ..plots import cascade_curve_svg
+    from ....plots import cascade_curve_svg
 
     svg = cascade_curve_svg(section)
     rows = []

@@ -17,8 +17,8 @@ from typing import Iterable, List, Optional
 
 import numpy as np
 
-from ..errors import UserInputError
-from ..runtime import dequantize, make_interpreter, quantize_input
+from ....errors import UserInputError
+from ....runtime import dequantize, make_interpreter, quantize_input
 
 CASCADE_FILE = "cascade.json"
 SCORES, FEATURES = "probs", "features"

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional
 
-from .. import compat
-from ..errors import UserInputError
+from .... import compat
+from ....errors import UserInputError
 
 
 def exit_layer_names(i: int) -> dict:
@@ -23,7 +23,7 @@ def exit_layer_names(i: int) -> dict:
 
 
 def _exit_head(x, i: int, head_channels: int, num_classes: int):
-    from ..models.layers import conv_bn
+    from ....models.layers import conv_bn
 
     L = compat.keras().layers
     names = exit_layer_names(i)
@@ -95,7 +95,7 @@ def _find(model, name: str):
 
 def _input_in(model, layer):
     """`layer`'s input tensor in `model`'s own graph (tfmot clones share layer objects)."""
-    from ..model_io import node_index
+    from ....model_io import node_index
 
     i = node_index(model, layer)
     return layer.input if i is None else layer.get_input_at(i)

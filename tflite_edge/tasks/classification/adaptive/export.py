@@ -11,9 +11,9 @@ from typing import List
 
 import numpy as np
 
-from .. import atomic
-from ..errors import UserInputError
-from ..export import convert_formats, write_artifact
+from .... import atomic
+from ....errors import UserInputError
+from ....export import convert_formats, write_artifact
 from . import cascade
 from .exits import segment_models
 from .runner import CASCADE_FILE, FEATURES, SCORES, Cascade
@@ -31,7 +31,7 @@ def _features_at_cuts(segments, images: np.ndarray, batch: int = 64) -> List[np.
 
 def validation_split(ctx):
     """(images, labels) of the validation split the fit held out: thresholds are chosen on it."""
-    from ..data.pipeline import held_out, numpy_batches
+    from ....data.pipeline import held_out, numpy_batches
 
     d = ctx.dataset
     val = held_out(d, ctx.recipe)
@@ -106,7 +106,7 @@ def _full_model_pred(ctx, fmt: str, batches):
     """The full-model artifact of `fmt` on `batches` (what evaluate compares the cascade with), or None
     when there is none. Its segments are quantized apart from it, so its answers differ a little
     from the cascade's own final head's (int8 on Fashion-MNIST: ~2% of the images)."""
-    from ..runtime import make_interpreter, predict_classes  # as evaluate scores artifacts
+    from ....runtime import make_interpreter, predict_classes  # as evaluate scores artifacts
 
     path = ctx.path(f"artifacts/{ctx.recipe.name}_{fmt}.tflite")
     if not path.is_file():

@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from .. import margin
+from .... import margin
 
 # thresholds auto tries, ascending: coarse where softmax tops are rarely decisive, fine near 1
 THRESHOLD_GRID = tuple(np.round(np.concatenate([np.arange(0.30, 0.95, 0.01),
