@@ -138,3 +138,14 @@ def test_detection_reports_plot_map():
     assert len(points) == 3 and {p["quality_key"] for p in points} == {"map"}
     html = render_html([("det", rep)])
     assert "map (%)" in html and "Keras model: map 41.00%" in html
+
+
+def test_the_quality_axis_is_the_tasks_score():
+    rep = copy.deepcopy(REPORT)
+    rep["task"] = "detection"  # a detection report plots mAP, never an accuracy key it happens to carry
+    assert pareto_points([("det", rep)]) == []
+    for a in rep["artifacts"]:
+        a["map50"] = a["accuracy"] / 2
+    assert {p["quality_key"] for p in pareto_points([("det", rep)])} == {"map50"}
+    rep["task"] = "segmentation"  # a task this version does not know: any task's score key
+    assert {p["quality_key"] for p in pareto_points([("seg", rep)])} == {"accuracy"}

@@ -7,8 +7,9 @@ in-run teacher is reused by, and the teachers named by their recipe (`teacher.so
 run or resumed up to `train` beside the student's run before its stages, then loaded like a
 `path` teacher. A teacher's run directory sits beside the student's, named as `tflite-edge run`
 names it (runs/fashion_mnist_compress -> runs/fashion_mnist_teacher), so a teacher run by hand
-before is found and resumed, not trained again. The loss, the checks of a teacher's outputs and
-the training of `model:` teachers belong to the task (tasks/*/distill.py).
+before is found and resumed, not trained again. A `model:` teacher is trained in the run, or
+reused, by `train_teacher`; the loss, the checks of a teacher's outputs and what a `model:` teacher
+is (its recipe and builder) belong to the task (tasks/*/distill.py).
 
 >>> [(teacher, weight) for teacher, weight in teachers(ctx)]       # doctest: +SKIP
 """
@@ -31,6 +32,29 @@ def teacher_meta(ctx, source) -> dict:
     return {"model": source.model.model_dump(mode="json"), "epochs": epochs,
             "seed": r.seed, "data": r.data.model_dump(mode="json"),
             "train": r.train.model_dump(mode="json", exclude={"early_stopping", "tensorboard"})}
+
+
+def train_teacher(ctx, i: int, meta: dict, t_recipe, build, what: str):
+    """`teacher.sources[i].model`, trained in the run by the one fit with `t_recipe` (the task's
+    teacher recipe), or reused: checkpoints/teacher_{i}.keras while the `meta` saved beside it
+    (`teacher_meta`, plus what the task adds) matches. `build()` makes the untrained model (seeded
+    per teacher); `what` names it in the log."""
+    from . import atomic, compat
+    from .fit import fit_model
+
+    rel = f"checkpoints/teacher_{i}.keras"
+    meta_path = ctx.path(f"checkpoints/teacher_{i}.json")
+    if ctx.path(rel).exists() and meta_path.exists() and json.loads(meta_path.read_text()) == meta:
+        ctx.log(f"  teacher {i}: reusing {rel}")
+        return ctx.load_model(rel)
+    compat.keras().utils.set_random_seed(ctx.recipe.seed + 7919 * (i + 1))
+    model = build()
+    epochs = t_recipe.train.epochs
+    ctx.log(f"  teacher {i}: training {what} for {epochs} epochs")
+    fit_model(ctx, model, epochs, ctx.recipe.train.learning_rate, f"teacher_{i}", recipe=t_recipe)
+    ctx.save_model(model, rel)
+    atomic.write_json(meta_path, meta)
+    return model
 
 
 def load_path_teacher(ctx, i: int, source, num_classes: int, check):

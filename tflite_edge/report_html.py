@@ -19,9 +19,6 @@ from .errors import UserInputError
 from .plots import pareto_svg
 from .recommend import html_section as choices_html
 
-# Higher is better for each; the first one an artifact carries is the quality axis.
-QUALITY_KEYS = ("accuracy", "map", "map_50", "map50")
-
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1200px;
 padding:16px 24px;color:#1d2430;background:#fff}
@@ -36,8 +33,26 @@ figure{margin:8px 0}figure svg{max-width:100%;height:auto}
 """
 
 
-def _quality(artifact: dict) -> tuple[Optional[str], Optional[float]]:
-    for key in QUALITY_KEYS:
+def _task(rep: dict):
+    from .tasks import TASKS, task_for
+
+    return task_for(rep["task"]) if rep.get("task") in TASKS else None
+
+
+def _quality_keys(rep: dict) -> tuple:
+    """The run's score keys (its task's `quality_keys`); a report of a task this version does not
+    know: every task's."""
+    from .tasks import TASK_NAMES, task_for
+
+    task = _task(rep)
+    if task is not None:
+        return task.quality_keys
+    return tuple(k for name in TASK_NAMES for k in task_for(name).quality_keys)
+
+
+def _quality(artifact: dict, keys: tuple) -> tuple[Optional[str], Optional[float]]:
+    """(key, value) of the first of `keys` (higher is better) that `artifact` carries a number for."""
+    for key in keys:
         if isinstance(artifact.get(key), (int, float)):
             return key, float(artifact[key])
     return None, None
@@ -72,8 +87,9 @@ def pareto_points(runs: list[tuple[str, dict]]) -> list[dict]:
     """One point per run, artifact and benchmark configuration that has a latency and a quality."""
     points = []
     for run_label, rep in runs:
+        keys = _quality_keys(rep)
         for a in rep.get("artifacts", []):
-            key, q = _quality(a)
+            key, q = _quality(a, keys)
             if q is None:
                 continue
             for target, rec in _records(a):
@@ -111,9 +127,9 @@ def _artifact_table(rep: dict) -> str:
     head = ("<tr><th class=l>artifact</th><th class=l>format</th><th>size (bytes)</th><th>gzip (bytes)</th>"
             "<th>quality</th><th>agreement</th><th class=l>target</th><th>p50 ms</th><th>p90 ms</th>"
             "<th>init ms</th><th>peak MB</th><th class=l>note</th></tr>")
-    rows = []
+    rows, keys = [], _quality_keys(rep)
     for a in rep.get("artifacts", []):
-        key, q = _quality(a)
+        key, q = _quality(a, keys)
         base = (f"<td class=l>{escape(str(a.get('name', '?')))}</td><td class=l>{escape(str(a.get('format', '')))}</td>"
                 f"<td>{_fmt(a.get('size_bytes'), ',')}</td><td>{_fmt(a.get('gzip_bytes'), ',')}</td>"
                 f"<td>{_pct(q)}</td><td>{_pct(a.get('agreement_with_keras'))}</td>")
@@ -154,14 +170,13 @@ def _stages_table(rep: dict) -> str:
 
 def _task_sections(rep: dict) -> str:
     """The task's own sections of the page (classification's cascades), from its report.json."""
-    from .tasks import TASKS, task_for
-
-    return task_for(rep["task"]).html_sections(rep) if rep.get("task") in TASKS else ""
+    task = _task(rep)
+    return task.html_sections(rep) if task is not None else ""
 
 
 def _run_section(label: str, rep: dict, heading: str = "h2") -> str:
     keras = rep.get("keras") or {}
-    key, quality = _quality(keras)
+    key, quality = _quality(keras, _quality_keys(rep))
     passed = rep.get("passed")
     verdict = "" if passed is None else (f" &middot; gates: <span class={'pass' if passed else 'fail'}>"
                                          f"{'passed' if passed else 'FAILED'}</span>")
@@ -183,7 +198,7 @@ def _summary_table(runs: list[tuple[str, dict]]) -> str:
         fastest = min(pts, key=lambda p: p["latency_ms"]) if pts else None
         smallest = min(rep.get("artifacts") or [{}], key=lambda a: a.get("size_bytes") or float("inf"))
         total = sum(s.get("seconds", 0) for s in rep.get("stages") or [])
-        rows.append(f"<tr><td class=l>{escape(label)}</td><td>{_pct(_quality(rep.get('keras') or {})[1])}</td>"
+        rows.append(f"<tr><td class=l>{escape(label)}</td><td>{_pct(_quality(rep.get('keras') or {}, _quality_keys(rep))[1])}</td>"
                     f"<td>{len(rep.get('artifacts') or [])}</td>"
                     f"<td class=l>{escape(str(smallest.get('name', '-')))} ({_fmt(smallest.get('size_bytes'), ',')} B)</td>"
                     f"<td class=l>{escape(fastest['artifact']) + ' (' + _fmt(fastest['latency_ms']) + ' ms)' if fastest else '-'}</td>"

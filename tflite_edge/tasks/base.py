@@ -21,6 +21,9 @@ class FitData:
 
 class Task(ABC):
     name: str = ""
+    # report.json's score keys of an artifact and of the Keras model, higher is better; the first
+    # one present is report.html's quality axis (read from report.json without TensorFlow)
+    quality_keys: tuple = ()
 
     # ---- build
     @abstractmethod

@@ -20,9 +20,7 @@ Every teacher is checked before any training starts. Detectors: tasks/detection/
 """
 from __future__ import annotations
 
-import json
-
-from ... import atomic, compat
+from ... import compat
 from ...errors import UserInputError
 
 
@@ -80,25 +78,12 @@ def teacher_recipe(recipe, source):
 
 
 def train_teacher(ctx, i: int, source, num_classes: int):
-    from ...distill import teacher_meta
-    from ...fit import fit_model
+    from ...distill import teacher_meta, train_teacher as train
     from ...models import build_classifier
 
-    rel = f"checkpoints/teacher_{i}.keras"
-    meta_path = ctx.path(f"checkpoints/teacher_{i}.json")
-    meta = teacher_meta(ctx, source)
-    if ctx.path(rel).exists() and meta_path.exists() and json.loads(meta_path.read_text()) == meta:
-        ctx.log(f"  teacher {i}: reusing {rel}")
-        return ctx.load_model(rel)
-    compat.keras().utils.set_random_seed(ctx.recipe.seed + 7919 * (i + 1))
-    model = build_classifier(source.model, ctx.input_spec, num_classes)
-    t_recipe = teacher_recipe(ctx.recipe, source)
-    epochs = t_recipe.train.epochs
-    ctx.log(f"  teacher {i}: training {source.model.name} (width {source.model.width}) for {epochs} epochs")
-    fit_model(ctx, model, epochs, ctx.recipe.train.learning_rate, f"teacher_{i}", recipe=t_recipe)
-    ctx.save_model(model, rel)
-    atomic.write_json(meta_path, meta)
-    return model
+    return train(ctx, i, teacher_meta(ctx, source), teacher_recipe(ctx.recipe, source),
+                 lambda: build_classifier(source.model, ctx.input_spec, num_classes),
+                 f"{source.model.name} (width {source.model.width})")
 
 
 def summary(ctx) -> dict:

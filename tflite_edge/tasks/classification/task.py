@@ -7,6 +7,7 @@ from ..base import FitData, Task
 
 class ClassificationTask(Task):
     name = "classification"
+    quality_keys = ("accuracy",)
 
     def build(self, ctx) -> dict:
         from .build import build

@@ -18,9 +18,7 @@ Keras detector. Both are checked against the student's output shapes before the 
 """
 from __future__ import annotations
 
-import json
-
-from ... import atomic, compat
+from ... import compat
 from ...errors import UserInputError
 from .model import build_detector, detector_for
 
@@ -181,26 +179,17 @@ def teacher_recipe(recipe, source):
 
 
 def train_teacher(ctx, i: int, source, num_classes: int):
-    from ...distill import teacher_meta
-    from ...fit import fit_model
+    from ...distill import teacher_meta, train_teacher as train
 
-    rel = f"checkpoints/teacher_{i}.keras"
-    meta_path = ctx.path(f"checkpoints/teacher_{i}.json")
     t_recipe = teacher_recipe(ctx.recipe, source)
-    meta = {**teacher_meta(ctx, source), "detector": t_recipe.detector.model_dump(mode="json")}
-    if ctx.path(rel).exists() and meta_path.exists() and json.loads(meta_path.read_text()) == meta:
-        ctx.log(f"  teacher {i}: reusing {rel}")
-        return ctx.load_model(rel)
-    compat.keras().utils.set_random_seed(ctx.recipe.seed + 7919 * (i + 1))
-    model = build_detector(t_recipe, ctx.input_spec, num_classes)
-    check_teacher(model, f"teacher.sources[{i}]", ctx, num_classes)
-    epochs = t_recipe.train.epochs
-    ctx.log(f"  teacher {i}: training {t_recipe.detector.name} on {source.model.name} "
-            f"(width {source.model.width}) for {epochs} epochs")
-    fit_model(ctx, model, epochs, ctx.recipe.train.learning_rate, f"teacher_{i}", recipe=t_recipe)
-    ctx.save_model(model, rel)
-    atomic.write_json(meta_path, meta)
-    return model
+
+    def build():
+        model = build_detector(t_recipe, ctx.input_spec, num_classes)
+        check_teacher(model, f"teacher.sources[{i}]", ctx, num_classes)
+        return model
+
+    return train(ctx, i, {**teacher_meta(ctx, source), "detector": t_recipe.detector.model_dump(mode="json")},
+                 t_recipe, build, f"{t_recipe.detector.name} on {source.model.name} (width {source.model.width})")
 
 
 def summary(ctx) -> dict:

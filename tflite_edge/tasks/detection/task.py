@@ -32,6 +32,7 @@ def _output_order(path) -> list:
 
 class DetectionTask(Task):
     name = "detection"
+    quality_keys = ("map", "map50")
 
     def build(self, ctx) -> dict:
         r, d = ctx.recipe, ctx.dataset  # the dataset first: bad annotations fail before TensorFlow starts
