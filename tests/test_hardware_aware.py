@@ -113,7 +113,7 @@ def test_units_and_plans_give_each_layer_its_precision(tiny_models):
 
 
 def fake_search(tiny_models, tmp_path, bound, precisions=("int8", "int16x8", "float32"), sensitive=("logits",),
-                profile=None):
+                profile=None, confidence=None, images=100):
     """The real engine and search, with a stand-in clock and scorer so decisions can be checked:
     latency = 1 ms per float op, 0.4 per int8 op, 3 per int16 op, 0.3 per precision change along
     the graph; int8 on a sensitive unit loses 3 of 100 images, int16x8 one."""
@@ -131,7 +131,7 @@ def fake_search(tiny_models, tmp_path, bound, precisions=("int8", "int16x8", "fl
         return quantize(plan, float_ops)
 
     q.quantize = recording_quantize
-    y = np.arange(100) % 4
+    y = np.arange(images) % 4
 
     def predict(path):
         plan = plans.setdefault(Path(path).name, last["plan"])  # scored right after it is written
@@ -150,7 +150,7 @@ def fake_search(tiny_models, tmp_path, bound, precisions=("int8", "int16x8", "fl
         return cost
 
     search = MixedSearch(q, y, predict, time_ms, tmp_path / "cands", bound, precisions, max_candidates=40,
-                         min_gain=0.01, log=lambda *_: None, profile=profile)
+                         min_gain=0.01, log=lambda *_: None, profile=profile, confidence=confidence)
     return search.run()
 
 
@@ -165,6 +165,17 @@ def test_search_keeps_a_sensitive_layer_above_int8_and_the_rest_fast(tiny_models
     chosen_ok = [c for c in result.candidates if c.latency_ms is not None and c.drop is not None and c.drop <= 0.02]
     assert result.chosen.latency_ms == min(c.latency_ms for c in chosen_ok)
     assert any(c.pareto for c in result.candidates) and result.chosen.pareto
+
+
+def test_search_with_a_confidence_holds_the_bound_not_the_drop_seen(tiny_models, tmp_path):
+    """int8 on the sensitive layer loses 3 of 1,000 images: within a 0.4-point bound as seen, but its
+    95% upper bound (margin.py: 0.67 point) is not, so that layer stays float (int16x8 is slower)."""
+    seen = fake_search(tiny_models, tmp_path / "seen", bound=0.004, images=1000)
+    held = fake_search(tiny_models, tmp_path / "held", bound=0.004, confidence=0.95, images=1000)
+    assert seen.chosen.plan["logits"] == "int8" and seen.chosen.drop == pytest.approx(0.003)
+    assert held.chosen.plan["logits"] == "float32" and held.chosen.drop == 0
+    assert held.chosen.drop_bound <= 0.004 and held.chosen.latency_ms > seen.chosen.latency_ms
+    assert all(c.drop_bound is not None for c in held.candidates if c.drop is not None)
 
 
 def test_search_that_no_candidate_meets_returns_the_closest_and_says_so(tiny_models, tmp_path):

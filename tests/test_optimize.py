@@ -214,3 +214,24 @@ def test_every_optimization_of_the_schema_has_a_technique():
 
     assert sorted(TECHNIQUES.names()) == sorted(OPTIMIZATIONS)
     assert [n for n in TECHNIQUES if TECHNIQUES.meta(n).get("rewrap")] == ["qat"]  # its .keras does not load back
+
+
+def test_report_leads_with_the_trained_model_as_baseline(compress_run):
+    """report.json's baseline is the model before optimize (accuracy, float32 TFLite size and gzip),
+    each artifact says how it compares, and report.md and report.html show that first."""
+    _, run_dir, rep = compress_run
+    base = rep["baseline"]
+    assert base["model"] == "checkpoints/trained.keras" and 0.0 <= base["accuracy"] <= 1.0
+    assert 0 < base["gzip_bytes"] < base["size_bytes"]
+    for a in rep["artifacts"]:
+        vs = a["vs_baseline"]
+        assert vs["gzip_x"] == pytest.approx(base["gzip_bytes"] / a["gzip_bytes"])
+        assert vs["size_x"] == pytest.approx(base["size_bytes"] / a["size_bytes"])
+        assert vs["accuracy_drop"] == pytest.approx(base["accuracy"] - a["accuracy"])
+    int8 = next(a for a in rep["artifacts"] if a["format"] == "int8")
+    assert int8["vs_baseline"]["gzip_x"] > 3  # pruned, clustered and int8: much smaller than the trained float32
+    md = (run_dir / "report.md").read_text()
+    assert md.index("trained model (baseline)") < md.index("Keras model:")
+    assert f"{int8['vs_baseline']['gzip_x']:.1f}x" in md
+    html = (run_dir / "report.html").read_text()
+    assert html.index("trained model (baseline)") < html.index("Artifacts and targets")

@@ -24,6 +24,12 @@ def atomic_path(path: Path):
         yield tmp
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the mode a plain open() gives
         os.replace(tmp, path)
+    except Exception as e:
+        from . import disk
+
+        if disk.is_full(e):  # the target keeps its earlier content; the partial file goes below
+            raise disk.full_error(path) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

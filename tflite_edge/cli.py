@@ -42,6 +42,12 @@ def main(argv=None) -> int:
     except BrokenPipeError:
         return _closed_pipe()
     except Exception as e:  # a bug of ours: one line, the traceback on request
+        from .disk import full_error, is_full
+
+        if is_full(e):  # a write outside atomic.py (TensorBoard, TensorFlow's own files)
+            err = full_error(getattr(e, "filename", None))
+            print(f"error: {one_line(err)}", file=sys.stderr)
+            return err.exit_code
         if os.environ.get("TFLITE_EDGE_DEBUG"):
             raise
         print(f"internal error: {type(e).__name__}: {one_line(e)} (set TFLITE_EDGE_DEBUG=1 for the traceback)",

@@ -13,6 +13,6 @@ def convert(ctx) -> dict:
     model = ctx.load_model(ctx.outputs("optimize")["model"])
     out = {"artifacts": task.export(ctx, model)}
     segments = task.export_segments(ctx, model)
-    if segments:  # adaptive: the cascades, one TFLite model per segment (adaptive/export.py)
+    if segments:  # adaptive: the cascades, one TFLite model per segment (classification's adaptive/export.py)
         out["segments"] = segments
     return out

@@ -19,6 +19,12 @@ class GateFailed(EdgeError):
     exit_code = 3
 
 
+class DiskFull(EdgeError):
+    """A write failed for lack of space (disk.py). Exit code 1; earlier outputs are intact."""
+
+    exit_code = 1
+
+
 class DeviceUnavailable(EdgeError):
     """A benchmark target (device, runtime, binary) is absent. Exit code 1."""
 

@@ -117,16 +117,20 @@ def markdown(rep: dict) -> List[str]:
     if mixed:
         lines += ["", "## Mixed precision search", "",
                   f"{mixed['candidates_timed']} candidates timed on {mixed['target']} in {mixed['wall_s']:.0f} s "
-                  f"({mixed['engine']}); bound: validation drop <= {mixed['max_accuracy_drop']}; "
+                  f"({mixed['engine']}); bound: validation drop <= {mixed['max_accuracy_drop']}"
+                  + (f" for its upper bound at {mixed['drop_confidence']:.0%} confidence ({mixed.get('margin_method')})"
+                     if mixed.get("drop_confidence") else "") + "; "
                   + ("met" if mixed["met"] else "**not met**: the closest candidate is written"), ""]
-        lines += ["| candidate | precisions (ops) | val accuracy | drop | p50 ms | Pareto |", "|---|---|---|---|---|---|"]
+        lines += ["| candidate | precisions (ops) | val accuracy | drop | drop bound | p50 ms | Pareto |",
+                  "|---|---|---|---|---|---|---|"]
         for c in mixed["candidates"]:
             if c["latency_ms"] is None:
                 continue
             ops = ", ".join(f"{k} {v}" for k, v in c["ops_by_precision"].items() if v)
             mark = " (chosen)" if c["id"] == mixed["chosen"] else ""
+            bound = "-" if c.get("accuracy_drop_bound") is None else f"{c['accuracy_drop_bound']:+.4f}"
             lines.append(f"| {c['id']} {c['label']}{mark} | {ops} | {c['val_accuracy']:.4f} | "
-                         f"{c['accuracy_drop']:+.4f} | {c['latency_ms']:.4f} | {'yes' if c['pareto'] else ''} |")
+                         f"{c['accuracy_drop']:+.4f} | {bound} | {c['latency_ms']:.4f} | {'yes' if c['pareto'] else ''} |")
     return lines
 
 

@@ -22,7 +22,7 @@ def add_choices(ctx, rep: dict) -> None:
     if any(a.get("mixed") for a in rep["artifacts"]) and search_file.is_file():
         search = json.loads(search_file.read_text())
         rep["mixed_search"] = {k: search[k] for k in ("engine", "target", "max_accuracy_drop", "met", "chosen",
-                                                      "candidates_timed", "wall_s", "float_val_accuracy",
+                                                      "candidates_timed", "wall_s", "float_val_accuracy", "drop_confidence", "margin_method",
                                                       "sensitivity", "candidates", "notes") if k in search}
 
 

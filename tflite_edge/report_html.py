@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Iterable, Optional
 
-from . import atomic
+from . import atomic, overview
 from .errors import UserInputError
 from .plots import pareto_svg
 from .recommend import html_section as choices_html
@@ -181,7 +181,7 @@ def _run_section(label: str, rep: dict, heading: str = "h2") -> str:
     verdict = "" if passed is None else (f" &middot; gates: <span class={'pass' if passed else 'fail'}>"
                                          f"{'passed' if passed else 'FAILED'}</span>")
     sub = "h3" if heading == "h2" else "h4"
-    return (f"<{heading}>{escape(label)}</{heading}>"
+    return (f"<{heading}>{escape(label)}</{heading}>{overview.html(rep, sub)}"
             f"<p class=muted>Keras model: {escape(key or 'quality')} {_pct(quality)} on "
             f"{escape(str(keras.get('test_samples', '-')))}"
             f" test samples, {_fmt(keras.get('params'), ',')} parameters{verdict}</p>"

@@ -44,11 +44,17 @@ def collect_artifacts(ctx, ev: dict, task_scores) -> list:
 
 def report_envelope(ctx, task: str, keras: dict, artifacts: list, gates: list, **extra) -> dict:
     """The report.json fields every task shares; `extra` (e.g. detection's data counts) follows keras."""
+    from . import overview
+    from .data.check import summary
+
     stages = ctx.manifest["stages"]
+    base, checked = overview.baseline(ctx, keras, artifacts), summary(ctx.run_dir)
     return {
         "name": ctx.recipe.name,
         "task": task,
         "keras": keras,
+        **({"baseline": base} if base else {}),  # the trained model before optimize; artifacts' vs_baseline
+        **({"data_check": checked} if checked else {}),  # data/check.py: images checked, bad, skipped
         **extra,
         "optimize": ctx.outputs("optimize").get("steps", []),
         "stages": [{"name": n, "seconds": round(s["seconds"], 3)} for n, s in stages.items() if s.get("done")],

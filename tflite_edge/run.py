@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
-from . import atomic
+from . import atomic, run_lock
 from .errors import GateFailed, UserInputError
 from .recipe import Recipe, recipe_to_yaml, stages_for
 
@@ -72,8 +72,10 @@ class RunContext:
     @cached_property
     def dataset(self):
         from .data import load_dataset
+        from .data.check import check_dataset  # every image file decoded once, before any training
 
-        return load_dataset(self.recipe.data, self.recipe.seed)
+        return check_dataset(load_dataset(self.recipe.data, self.recipe.seed), self.recipe.data, self.run_dir,
+                             self.log)
 
     @cached_property
     def input_spec(self):
@@ -136,10 +138,16 @@ def run_recipe(recipe: Recipe, run_dir: Path, from_stage: Optional[str] = None, 
     """Run (or resume) the recipe into `run_dir`; returns the final report dict.
 
     `until` stops after that stage (a teacher recipe runs up to `train`) and returns None.
-    Raises GateFailed (exit 3) after writing the report when a quality gate failed.
+    Raises GateFailed (exit 3) after writing the report when a quality gate failed, and
+    UserInputError (exit 2) at once when another process holds the run directory.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock.hold(run_dir):
+        return _run_locked(recipe, run_dir, from_stage, log, until, _chain)
+
+
+def _run_locked(recipe: Recipe, run_dir: Path, from_stage: Optional[str], log, until: Optional[str],
+                _chain: tuple) -> Optional[dict]:
     manifest, todo = plan(recipe, run_dir, from_stage)
     if until is not None:
         todo = [s for s in todo if stages_for(recipe).index(s) <= stages_for(recipe).index(until)]

@@ -109,14 +109,27 @@ def _class_names(files, spec):
         return list(spec.classes)
     names = set()
     for f in files:
-        root, _ = parse_with_lines(f)
+        try:
+            root, _ = parse_with_lines(f)
+        except UserInputError:
+            continue  # read_folder lists it with the others
         names |= {(o.findtext("name") or "").strip() for o in root.iter("object")} - {""}
     return sorted(names)
 
 
 def read_folder(root: Path, key: str, classes, spec, counts: Counter):
-    files = _xml_files(root, key)
-    recs = [read_annotation(f, root / "JPEGImages", classes, spec, counts) for f in files]
+    """Every annotation of the folder; all faulty files are listed at once (the first few, the count)."""
+    recs, errors = [], []
+    for f in _xml_files(root, key):
+        try:
+            recs.append(read_annotation(f, root / "JPEGImages", classes, spec, counts))
+        except UserInputError as e:
+            errors.append(str(e))
+    if len(errors) == 1:
+        raise UserInputError(errors[0])
+    if errors:
+        more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
+        raise UserInputError(f"{len(errors)} annotation files need fixing: {'; '.join(errors[:5])}{more}")
     return as_split([r for r in recs if r is not None])
 
 

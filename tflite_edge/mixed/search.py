@@ -44,6 +44,7 @@ class Candidate:
     path: Optional[str] = None
     val_accuracy: Optional[float] = None
     drop: Optional[float] = None
+    drop_bound: Optional[float] = None   # upper confidence bound on the drop (margin.py)
     output_error: Optional[float] = None
     latency_ms: Optional[float] = None
     size_bytes: Optional[int] = None
@@ -55,6 +56,7 @@ class Candidate:
         return {"id": self.id, "label": self.label, "path": self.path,
                 "ops_by_precision": plan_summary(self.plan, units, self.float_ops),
                 "precisions": dict(self.plan), "float_op_types": list(self.float_ops), "val_accuracy": self.val_accuracy, "accuracy_drop": self.drop,
+                "accuracy_drop_bound": self.drop_bound,
                 "output_error": self.output_error, "latency_ms": self.latency_ms, "size_bytes": self.size_bytes,
                 "error": self.error, "pareto": self.pareto}
 
@@ -90,7 +92,7 @@ class MixedSearch:
                  time_ms: Callable[[str], Optional[float]], out_dir: Path, max_accuracy_drop: float,
                  precisions=PRECISIONS, max_candidates: int = 40, min_gain: float = 0.02,
                  log: Callable[[str], None] = print, profile: Optional[Callable[[str], Optional[dict]]] = None,
-                 granularity: str = "block"):
+                 granularity: str = "block", confidence: Optional[float] = None):
         self.q, self.val_y, self.predict, self.time_ms = quantizer, np.asarray(val_y), predict, time_ms
         self.out_dir, self.bound, self.precisions = Path(out_dir), max_accuracy_drop, tuple(precisions)
         self.max_candidates, self.min_gain, self.log = max_candidates, min_gain, log
@@ -100,7 +102,8 @@ class MixedSearch:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.ref_probs = None
         self.float_accuracy = None
-        self.profile, self.granularity = profile, granularity
+        self.profile, self.granularity, self.confidence = profile, granularity, confidence
+        self.ref_correct = None
         self.slow: set = set()
         self.notes: List[str] = []
 
@@ -136,9 +139,15 @@ class MixedSearch:
             atomic.write_bytes(path, data)
             c.path, c.size_bytes = str(path), len(data)
             probs, c.val_accuracy, c.output_error = self._score(c.path)
+            correct = np.argmax(probs, -1) == self.val_y
             if self.ref_probs is None:  # the first candidate is the float model
                 self.ref_probs, self.float_accuracy, c.output_error = probs, c.val_accuracy, 0.0
+                self.ref_correct = correct
             c.drop = self.float_accuracy - c.val_accuracy
+            if self.confidence is not None:
+                from ..margin import accuracy_drop_upper_bound
+
+                c.drop_bound = accuracy_drop_upper_bound(self.ref_correct, correct, self.confidence)
         if timed and c.latency_ms is None and c.error is None:
             c.latency_ms = self.time_ms(c.path)
         return c
@@ -189,8 +198,18 @@ class MixedSearch:
         """Only precisions the recipe allows (the all-float32 reference is always scored)."""
         return c.error is None and all(p in self.precisions for p in c.plan.values())
 
+    def judged_drop(self, c: Candidate) -> Optional[float]:
+        """What the bound is held against: the drop's upper confidence bound (with a confidence), else
+        the drop seen on the validation images. The all-float32 reference is the float model itself."""
+        if c.drop is None:
+            return None
+        if self.confidence is None or all(p == "float32" for p in c.plan.values()):
+            return c.drop
+        return c.drop_bound
+
     def feasible(self, c: Candidate) -> bool:
-        return self.allowed(c) and c.drop is not None and c.drop <= self.bound + 1e-12
+        judged = self.judged_drop(c) if self.allowed(c) else None
+        return judged is not None and judged <= self.bound + 1e-12
 
     def budget_left(self) -> bool:
         return sum(1 for c in self.candidates if c.latency_ms is not None) < self.max_candidates
@@ -249,7 +268,7 @@ class MixedSearch:
                 if c.error is not None or c.latency_ms is None:
                     continue
                 if not self.feasible(current):
-                    better = c.drop < current.drop - 1e-12
+                    better = self.judged_drop(c) < self.judged_drop(current) - 1e-12
                 else:
                     better = self.feasible(c) and c.latency_ms < current.latency_ms * (1 - self.min_gain)
                 if better:
@@ -263,6 +282,6 @@ class MixedSearch:
         timed = [c for c in self.candidates if c.latency_ms is not None and self.allowed(c)]
         ok = [c for c in timed if self.feasible(c)]
         chosen = min(ok, key=lambda c: c.latency_ms) if ok else (
-            min(timed, key=lambda c: c.drop) if timed else None)
+            min(timed, key=lambda c: self.judged_drop(c)) if timed else None)
         return SearchResult(self.units, self.candidates, sensitivity, chosen, bool(ok),
                             self.float_accuracy or 0.0, time.perf_counter() - t0, self.notes)

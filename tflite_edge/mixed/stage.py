@@ -19,6 +19,14 @@ SEARCH_FILE = "mixed_search.json"
 ENGINE = "ai-edge-quantizer"
 
 
+def margin_method(spec) -> Optional[str]:
+    if spec.drop_confidence is None:
+        return None
+    from ..margin import METHOD
+
+    return METHOD
+
+
 def engine_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -86,7 +94,7 @@ def export_mixed(ctx, float_bytes: bytes, calibration: np.ndarray, described) ->
     search = MixedSearch(quantizer, y_val, lambda p: scores(p, x_val), time_ms, ctx.path("artifacts/mixed"),
                          spec.max_accuracy_drop, spec.precisions, spec.max_candidates, spec.min_gain, ctx.log,
                          profile=profile if target.split(":")[0] in ("host", "android") else None,
-                         granularity=spec.granularity)
+                         granularity=spec.granularity, confidence=spec.drop_confidence)
     result = search.run()
     chosen = result.chosen
     if chosen is None:
@@ -99,6 +107,7 @@ def export_mixed(ctx, float_bytes: bytes, calibration: np.ndarray, described) ->
     record = {
         "engine": engine_version(), "target": target, "objective": "latency_ms_p50 on the target",
         "max_accuracy_drop": spec.max_accuracy_drop, "met": result.met, "granularity": spec.granularity,
+        "drop_confidence": spec.drop_confidence, "margin_method": margin_method(spec),
         "float_val_accuracy": result.float_accuracy, "validation_samples": int(len(y_val)),
         "chosen": chosen.id, "candidates_timed": len(timed), "candidates_converted": len(result.candidates),
         "wall_s": result.wall_s, "notes": result.notes,
@@ -107,15 +116,18 @@ def export_mixed(ctx, float_bytes: bytes, calibration: np.ndarray, described) ->
         "candidates": [c.record(result.units) for c in result.candidates],
     }
     atomic.write_text(ctx.path(SEARCH_FILE), json.dumps(record, indent=1))
+    judged = search.judged_drop(chosen)
     summary = {"chosen": chosen.id, "label": chosen.label, "met": result.met,
-               "val_accuracy_drop": chosen.drop, "max_accuracy_drop": spec.max_accuracy_drop,
+               "val_accuracy_drop": judged, "val_accuracy_drop_seen": chosen.drop,
+               "drop_confidence": spec.drop_confidence, "max_accuracy_drop": spec.max_accuracy_drop,
                "latency_ms": chosen.latency_ms, "ops_by_precision": chosen.record(result.units)["ops_by_precision"],
                "candidates_timed": len(timed), "wall_s": round(result.wall_s, 1), "search_file": SEARCH_FILE}
     verdict = "within" if result.met else "NOT within"
-    ctx.log(f"  {rel}: candidate {chosen.id} ({chosen.label}), validation drop {chosen.drop:+.4f} "
+    bound = "" if spec.drop_confidence is None else f" (upper bound {judged:+.4f} at {spec.drop_confidence:.0%})"
+    ctx.log(f"  {rel}: candidate {chosen.id} ({chosen.label}), validation drop {chosen.drop:+.4f}{bound} "
             f"{verdict} {spec.max_accuracy_drop}, {chosen.latency_ms:.4f} ms on {target}; "
             f"{len(timed)} candidates timed in {result.wall_s:.0f} s")
     if not result.met:
-        ctx.log(f"  warning: convert.mixed: no candidate kept the validation drop within {spec.max_accuracy_drop}; "
-                f"the closest lost {chosen.drop:.4f} and is written as {rel} (its gate fails)")
+        ctx.log(f"  warning: convert.mixed: no candidate kept the validation drop{' bound' if bound else ''} within "
+                f"{spec.max_accuracy_drop}; the closest came to {judged:.4f} and is written as {rel} (its gate fails)")
     return {"name": name, "path": rel, **info, "mixed": summary}

@@ -39,6 +39,10 @@ class AdaptiveSpec(Spec):
         "one (same for every exit) whose validation accuracy stays within max_accuracy_drop of the final head")
     max_accuracy_drop: float = Field(0.005, ge=0.0, lt=1.0, description="auto: the cascade's allowed "
                                      "validation accuracy loss against the final head of the same artifact")
+    drop_confidence: Optional[float] = Field(
+        0.95, ge=0.5, lt=1.0, description="auto: the confidence that the accuracy drop on unseen images stays "
+        "within max_accuracy_drop (a one-sided bound from the validation split, so a margin below the limit); "
+        "null: the validation drop itself, no margin")
     temperature: float = Field(2.0, gt=0.0, description="with a teacher: exits learn the final head's soft "
                                "targets at this temperature")
 

@@ -19,6 +19,14 @@ class _DataCommon(Spec):
     augment: Augment = Augment()
 
 
+class _ImageFiles(_DataCommon):
+    """Datasets read from the user's image files: each is decoded once before training (data/check.py)."""
+
+    bad_images: Literal["error", "skip"] = Field("error", description="an image file that cannot be decoded "
+                                                 "(text, truncated, empty, corrupt, over 89 Mpixels): stop naming "
+                                                 "the files, or skip them (counted in report.json)")
+
+
 class ShapesData(_DataCommon):
     """Synthetic coloured shapes (circle, square, triangle, cross); deterministic from the seed."""
 
@@ -45,7 +53,7 @@ class FashionMnistData(_DataCommon):
     test_samples: Optional[int] = Field(None, ge=1, description="first N test images (all: null)")
 
 
-class ImageFolderData(_DataCommon):
+class ImageFolderData(_ImageFiles):
     """One sub-folder per class with jpg/png images; `test_path` or a split by `test_fraction`."""
 
     dataset: Literal["image_folder"]
@@ -71,7 +79,7 @@ class ShapesDetectionData(_DetectionData):
     noise: float = Field(0.05, ge=0.0, le=1.0)
 
 
-class _AnnotatedFiles(_DetectionData):
+class _AnnotatedFiles(_DetectionData, _ImageFiles):
     classes: Optional[List[str]] = Field(None, min_length=1, description="class names in label order; "
                                          "null: every name found in the training annotations, sorted")
     unknown_classes: Literal["error", "skip"] = Field("error", description="a name not in `classes`: "

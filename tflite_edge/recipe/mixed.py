@@ -28,6 +28,10 @@ class MixedSpec(Spec):
     validation_samples: int = Field(2000, ge=50, le=1_000_000, description="validation images scored per "
                                     "candidate")
     runs: int = Field(100, ge=5, le=100000, description="timed invocations per candidate")
+    drop_confidence: Optional[float] = Field(0.95, ge=0.5, lt=1.0, description="the bound is held against an "
+                                             "upper confidence bound on the drop at this confidence (paired "
+                                             "per-image results, margin.py), so that it holds on unseen images; "
+                                             "null: against the drop seen on the validation images")
 
     @field_validator("precisions")
     @classmethod

@@ -1,6 +1,7 @@
 """Classification report: accuracy and top-1 agreement with Keras per artifact, the teachers."""
 from __future__ import annotations
 
+from ... import overview
 from ...reporting import (collect_artifacts, fmt_ms, fmt_pct, gates_and_stages_markdown, report_envelope,
                           teacher_origin)
 
@@ -24,7 +25,7 @@ def build_report(ctx) -> dict:
 
 
 def render_markdown(rep: dict) -> str:
-    lines = [f"# tflite-edge report: {rep['name']}", "",
+    lines = [f"# tflite-edge report: {rep['name']}", "", *overview.markdown(rep),
              f"Keras model: accuracy {fmt_pct(rep['keras']['accuracy'])} on {rep['keras']['test_samples']} test "
              f"images, {rep['keras']['params']:,} parameters.", ""]
     src = rep.get("source_model")

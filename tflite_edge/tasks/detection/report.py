@@ -4,6 +4,7 @@ order apps must read, the counts of repaired or skipped annotations, and with a 
 distillation settings and each teacher's mAP (`distillation`)."""
 from __future__ import annotations
 
+from ... import overview
 from ...reporting import collect_artifacts, fmt_ms, gates_and_stages_markdown, report_envelope, teacher_origin
 
 
@@ -28,7 +29,7 @@ def _num(v) -> str:
 
 def render_markdown(rep: dict) -> str:
     k = rep["keras"]
-    lines = [f"# tflite-edge report: {rep['name']} (detection)", "",
+    lines = [f"# tflite-edge report: {rep['name']} (detection)", "", *overview.markdown(rep),
              f"Keras model: COCO mAP@[.5:.95] {_num(k['map'])}, mAP@.5 {_num(k['map50'])} on "
              f"{k['test_samples']} test images, {k['params']:,} parameters.", ""]
     kd = rep.get("distillation")

@@ -16,6 +16,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from .... import margin
+
 # thresholds auto tries, ascending: coarse where softmax tops are rarely decisive, fine near 1
 THRESHOLD_GRID = tuple(np.round(np.concatenate([np.arange(0.30, 0.95, 0.01),
                                                 [0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.995, 0.998, 0.999]]), 4))
@@ -54,26 +56,48 @@ def thresholds_for(fixed: Sequence[Optional[float]], shared: float) -> List[floa
     return [float(shared) if t is None else float(t) for t in fixed]
 
 
-def choose_threshold(scores, labels, fixed: Sequence[Optional[float]], max_accuracy_drop: float) -> dict:
-    """The lowest shared threshold (for the exits in `fixed` that are None) whose accuracy stays
-    within `max_accuracy_drop` of the final head alone on these images: lower exits more images.
+def choose_threshold(scores, labels, fixed: Sequence[Optional[float]], max_accuracy_drop: float,
+                     confidence: Optional[float] = None, reference_pred: Optional[np.ndarray] = None) -> dict:
+    """The lowest shared threshold (for the exits in `fixed` that are None) whose accuracy drop
+    against the reference stays within `max_accuracy_drop`: lower exits more images. The
+    reference is `reference_pred` (the full model of the same format, which the report compares
+    with), else the cascade's own final head.
 
-    Returns {threshold, accuracy, final_accuracy, met}; `met` False means no threshold in the grid
-    kept the accuracy and the highest one is used."""
+    With `confidence`, the drop kept within the limit is the one-sided upper bound on unseen data
+    (margin.accuracy_drop_upper_bound), and thresholds are tested from the highest down, stopping
+    at the first that fails (fixed-sequence testing): the bound then holds for the threshold
+    chosen at that confidence, although many were tried. Without it, the drop on these images.
+
+    Returns {threshold, accuracy, final_accuracy, met, drop, ...} (with `confidence` also its
+    drop_bound and margin); `met` False means
+    even the highest threshold in the grid missed the limit, and that highest one is used."""
     labels = np.asarray(labels)
-    final = float(np.mean(np.argmax(scores[-1], axis=-1) == labels))
+    final_correct = (np.argmax(scores[-1], axis=-1) if reference_pred is None else np.asarray(reference_pred)) == labels
+
+    def at(t):
+        pred, exit_at = decide(scores, thresholds_for(fixed, t))
+        correct = pred == labels
+        bound = (margin.accuracy_drop_upper_bound(final_correct, correct, confidence) if confidence
+                 else margin.accuracy_drop(final_correct, correct))
+        return float(t), correct, exit_at, bound
+
     chosen = None
-    for t in THRESHOLD_GRID:
-        s = score(scores, labels, thresholds_for(fixed, t))
-        if s["accuracy"] >= final - max_accuracy_drop - 1e-12:
-            chosen = (float(t), s, True)
+    for t in sorted(THRESHOLD_GRID, reverse=True):
+        candidate = at(t)
+        if candidate[3] > max_accuracy_drop + 1e-12:
             break
-    if chosen is None:
-        t = float(THRESHOLD_GRID[-1])
-        chosen = (t, score(scores, labels, thresholds_for(fixed, t)), False)
-    t, s, met = chosen
-    return {"threshold": t, "accuracy": s["accuracy"], "final_accuracy": final, "met": met,
-            "exit_rates": s["exit_rates"], "samples": int(len(labels))}
+        chosen = candidate
+    met = chosen is not None
+    if not met:
+        chosen = at(max(THRESHOLD_GRID))
+    t, correct, exit_at, bound = chosen
+    out = {"threshold": t, "accuracy": float(np.mean(correct)), "final_accuracy": float(np.mean(final_correct)),
+           "met": met, "exit_rates": exit_rates(exit_at, len(scores) - 1), "samples": int(len(labels)),
+           "drop": margin.accuracy_drop(final_correct, correct)}
+    if confidence:
+        out.update(confidence=float(confidence), drop_bound=bound, margin=bound - out["drop"],
+                   bound_method=margin.METHOD)
+    return out
 
 
 def sweep(scores, labels, fixed: Sequence[Optional[float]], grid: Sequence[float] = THRESHOLD_GRID) -> List[dict]:

@@ -53,7 +53,8 @@ def evaluate_cascades(ctx, model, test_batches, labels, full_preds: dict, k_scor
     else:
         chosen = choose(a, None, None)
     keras_pred = np.argmax(k_scores[-1], axis=-1)
-    rows.append({"format": "keras", **_row(k_scores, labels, chosen["thresholds"], fixed, keras_pred)})
+    rows.append({"format": "keras", **_row(k_scores, labels, chosen["thresholds"], fixed, keras_pred),
+                 **_validation(chosen)})
     ctx.log(_line("keras", rows[-1]))
     files = OrderedDict()
     for seg in ctx.outputs("convert").get("segments", []):
@@ -66,9 +67,17 @@ def evaluate_cascades(ctx, model, test_batches, labels, full_preds: dict, k_scor
         if full_pred is None:  # no full artifact of this format scored (cannot happen in a run)
             full_pred = np.argmax(scores[-1], axis=-1)
         rows.append({"format": fmt, "cascade": rel, "segments": [s["name"] for s in segs],
-                     **_row(scores, labels, c.thresholds, fixed, full_pred)})
+                     **_row(scores, labels, c.thresholds, fixed, full_pred), **_validation(c.spec["thresholds"])})
         ctx.log(_line(fmt, rows[-1]))
     return rows
+
+
+def _validation(chosen: dict) -> dict:
+    """How auto chose (validation drop, its bound and margin), for the report; {} for fixed ones."""
+    v = chosen.get("validation")
+    return {"validation": {k: v[k] for k in ("samples", "drop", "drop_bound", "margin", "confidence", "met",
+                                             "reference")
+                           if k in v}} if v else {}
 
 
 def _line(fmt: str, row: dict) -> str:

@@ -41,15 +41,18 @@ def validation_split(ctx):
     return list(numpy_batches(val[0], d, ctx.input_spec)), np.asarray(val[1])
 
 
-def choose(spec, scores, labels) -> dict:
-    """Thresholds for the `adaptive:` spec: its own, or auto's lowest that keeps the validation
-    accuracy of these `scores` within max_accuracy_drop of the final head."""
+def choose(spec, scores, labels, reference_pred=None) -> dict:
+    """Thresholds for the `adaptive:` spec: its own, or auto's lowest that keeps the accuracy drop
+    of these `scores` against the full model (`reference_pred`, else the final head) within
+    max_accuracy_drop, with the margin of `drop_confidence`."""
     fixed = spec.fixed_thresholds()
     if not spec.needs_validation:
         return {"thresholds": fixed, "chosen": "recipe"}
-    pick = cascade.choose_threshold(scores, labels, fixed, spec.max_accuracy_drop)
+    pick = cascade.choose_threshold(scores, labels, fixed, spec.max_accuracy_drop, spec.drop_confidence,
+                                    reference_pred)
     return {"thresholds": cascade.thresholds_for(fixed, pick["threshold"]), "chosen": "auto",
-            "validation": {**pick, "max_accuracy_drop": spec.max_accuracy_drop}}
+            "validation": {**pick, "max_accuracy_drop": spec.max_accuracy_drop,
+                           "reference": "final_head" if reference_pred is None else "full_model"}}
 
 
 def describe(ctx, fmt: str, segments: List[dict]) -> dict:
@@ -87,7 +90,8 @@ def export_cascades(ctx, model, formats, calibration) -> List[dict]:
         spec = describe(ctx, fmt, segs)
         folder = ctx.path(segs[0]["cascade"]).parent
         # each format's own scores choose its thresholds: int8 confidences are not float32's
-        chosen = choose(adaptive, _scores_of(folder, spec, val[0]), val[1]) if val else choose(adaptive, None, None)
+        chosen = (choose(adaptive, _scores_of(folder, spec, val[0]), val[1], _full_model_pred(ctx, fmt, val[0]))
+                  if val else choose(adaptive, None, None))
         for entry, t in zip(spec["segments"], chosen["thresholds"]):
             entry["threshold"] = float(t)
         spec["thresholds"] = {k: v for k, v in chosen.items() if k != "thresholds"}
@@ -96,6 +100,19 @@ def export_cascades(ctx, model, formats, calibration) -> List[dict]:
         ctx.log(f"  {segs[0]['cascade']}: {len(segs)} segments, "
                 f"{sum(s['size_bytes'] for s in segs):,} bytes, {text}")
     return [s for segs in out.values() for s in segs]
+
+
+def _full_model_pred(ctx, fmt: str, batches):
+    """The full-model artifact of `fmt` on `batches` (what evaluate compares the cascade with), or None
+    when there is none. Its segments are quantized apart from it, so its answers differ a little
+    from the cascade's own final head's (int8 on Fashion-MNIST: ~2% of the images)."""
+    from ....runtime import make_interpreter, predict_classes  # as evaluate scores artifacts
+
+    path = ctx.path(f"artifacts/{ctx.recipe.name}_{fmt}.tflite")
+    if not path.is_file():
+        return None
+    interp, _ = make_interpreter(str(path), 2)
+    return predict_classes(interp, batches, str(path), 2)
 
 
 def _scores_of(folder, spec: dict, batches) -> List[np.ndarray]:

@@ -57,15 +57,14 @@ def build_section(ctx, ev: dict, bench: dict) -> dict:
             entry["sweep"] = row["sweep"]
         rows.append(entry)
     return {"exits": [e.model_dump(mode="json") for e in a.exits], "threshold": a.threshold,
-            "max_accuracy_drop": a.max_accuracy_drop, "cascades": rows}
+            "max_accuracy_drop": a.max_accuracy_drop, "drop_confidence": a.drop_confidence, "cascades": rows}
 
 
 def render_markdown(section: dict) -> List[str]:
     exits = ", ".join(e["after"] for e in section["exits"])
     lines = ["", "## Adaptive inference (early-exit cascade)", "",
-             f"Exits after {exits}; thresholds {section['threshold']} (validation split, accuracy within "
-             f"{100 * section['max_accuracy_drop']:.2f} pt of the final head). Latency per image: the segments "
-             "it ran, from the benchmark's per-segment means; the full model timed in the same run.", "",
+             f"Exits after {exits}; thresholds {section['threshold']} ({choice_text(section)}). Latency per image: "
+             "the segments it ran, from the benchmark's per-segment means; the full model timed in the same run.", "",
              "| cascade | thresholds | accuracy | full model | exit rates | mean ms | p50 ms | p90 ms | "
              "full model mean ms | speed-up |", "|---|---|---|---|---|---|---|---|---|---|"]
     for c in section["cascades"]:
@@ -81,6 +80,21 @@ def render_markdown(section: dict) -> List[str]:
                      f"{rates} | {ms('latency_ms_mean')} | {ms('latency_ms_p50')} | {ms('latency_ms_p90')} | "
                      f"{ms('full_model_ms_mean')} | {speed} |")
     return lines
+
+
+def choice_text(section: dict) -> str:
+    """How the thresholds were chosen, with the margin kept for unseen images."""
+    limit = f"{100 * section['max_accuracy_drop']:.2f} pt"
+    if section["threshold"] != "auto":
+        return "from the recipe"
+    conf = section.get("drop_confidence")
+    if not conf:
+        return f"auto: validation accuracy within {limit} of the full model of the same format, no margin"
+    margins = [f"{c['format']} {100 * v['drop']:+.2f} pt, bound {100 * v['drop_bound']:.2f} pt"
+               + ("" if v.get("met", True) else " (limit missed even at the highest threshold)")
+               for c in section["cascades"] if (v := c.get("validation")) and "drop_bound" in v]
+    return (f"auto: a one-sided {100 * conf:.0f}% upper bound on the accuracy drop on unseen images kept within "
+            f"{limit} of the full model of the same format; validation drop and bound: {'; '.join(margins)}")
 
 
 def html_section(section: dict) -> str:
@@ -102,4 +116,5 @@ def html_section(section: dict) -> str:
     head = ("<tr><th class=l>cascade</th><th>thresholds</th><th>accuracy</th><th>full model</th><th>exit rates</th>"
             "<th>mean ms</th><th>p50 ms</th><th>p90 ms</th><th>full model mean ms</th><th>speed-up</th></tr>")
     figure = f"<figure>{svg}</figure>" if svg else "<p class=muted>no cascade was timed: nothing to plot</p>"
-    return f"<h3>Adaptive inference (early-exit cascade)</h3>{figure}<table>{head}{''.join(rows)}</table>"
+    return (f"<h3>Adaptive inference (early-exit cascade)</h3><p>Thresholds {escape(str(section['threshold']))}: "
+            f"{escape(choice_text(section))}.</p>{figure}<table>{head}{''.join(rows)}</table>")
