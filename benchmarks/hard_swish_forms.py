@@ -14,12 +14,12 @@ the graph, not accuracy.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
+
+from bench_cli import bench_p50  # benchmarks/bench_cli.py (scripts run from this folder)
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -32,11 +32,6 @@ def old_hard_sigmoid(x, name: str):
     return L.ReLU(max_value=1.0, name=f"{name}_hsig")(x)
 
 
-def bench_p50(model: Path, runs: int) -> float:
-    proc = subprocess.run([sys.executable, "-m", "tflite_edge.cli", "bench", str(model), "--target", "host",
-                           "--runs", str(runs), "--json"], capture_output=True, text=True, check=True)
-    rows = json.loads(proc.stdout)
-    return (rows[0] if isinstance(rows, list) else rows)["latency_ms_p50"]
 
 
 def main() -> int:

@@ -25,16 +25,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench_cli import bench_p50  # benchmarks/bench_cli.py (scripts run from this folder)
+
 ROOT = Path(__file__).resolve().parents[1]
 SINGLE = ("float32", "float16", "dynamic", "int8", "int8_io", "uint8_io", "int16x8")
 
 
-def bench_p50(model: Path, runs: int) -> float:
-    proc = subprocess.run([sys.executable, "-m", "tflite_edge.cli", "bench", str(model), "--target", "host",
-                           "--runs", str(runs), "--json"], capture_output=True, text=True, check=True)
-    rows = json.loads(proc.stdout)
-    row = rows[0] if isinstance(rows, list) else rows
-    return row["latency_ms_p50"]
 
 
 def main() -> int:
