@@ -81,6 +81,17 @@ def int8_warnings(rep: dict) -> List[str]:
     return lines
 
 
+def _speedups(r: dict, name=lambda n: n) -> str:
+    """`1.46x vs a, 1.02x vs b`: a recommendation's speed-up over the others, largest first."""
+    return ", ".join(f"{x:.2f}x vs {name(n)}" for n, x in sorted(r["speedup_over"].items(), key=lambda kv: -kv[1]))
+
+
+def _profiled(rep: dict) -> list:
+    """(artifact, target, op_profile) of every benchmark row that carries a profile."""
+    return [(a, t, b["op_profile"]) for a in rep.get("artifacts", [])
+            for t, b in a.get("benchmark", {}).items() if isinstance(b, dict) and b.get("op_profile")]
+
+
 def markdown(rep: dict) -> List[str]:
     """report.md lines: the recommendation per target, warnings, and top ops of profiled artifacts."""
     lines: List[str] = []
@@ -91,14 +102,12 @@ def markdown(rep: dict) -> List[str]:
             if r["artifact"] is None:
                 lines.append(f"- **{target}**: none ({r['why']})")
                 continue
-            others = ", ".join(f"{x:.2f}x vs {name}" for name, x in sorted(r["speedup_over"].items(),
-                                                                            key=lambda kv: -kv[1]))
+            others = _speedups(r)
             lines.append(f"- **{target}**: `{r['artifact']}` ({r['format']}), p50 {r['latency_ms_p50']:.3f} ms"
                          + (f"; {others}" if others else ""))
     for w in rep.get("warnings", []):
         lines.append(f"\n> **Warning:** {w}")
-    profiled = [(a, t, b["op_profile"]) for a in rep.get("artifacts", [])
-                for t, b in a.get("benchmark", {}).items() if isinstance(b, dict) and b.get("op_profile")]
+    profiled = _profiled(rep)
     if profiled:
         lines += ["", "## Per-op profile (top op types)", "",
                   "| artifact | target | op type | where | ms per run | share |", "|---|---|---|---|---|---|"]
@@ -149,25 +158,20 @@ def html_section(rep: dict) -> str:
             if r["artifact"] is None:
                 items.append(f"<li><b>{escape(target)}</b>: none ({escape(r['why'])})</li>")
                 continue
-            others = ", ".join(f"{x:.2f}x vs {escape(n)}" for n, x in sorted(r["speedup_over"].items(),
-                                                                               key=lambda kv: -kv[1]))
+            others = _speedups(r, escape)
             items.append(f"<li><b>{escape(target)}</b>: <code>{escape(r['artifact'])}</code> ({escape(r['format'])}), "
                          f"p50 {r['latency_ms_p50']:.3f} ms{'; ' + others if others else ''}</li>")
         parts.append(f"<h3>Recommended per target</h3><ul>{''.join(items)}</ul>")
     for w in rep.get("warnings", []):
         parts.append(f"<p class=fail><b>Warning:</b> {escape(w)}</p>")
     rows = []
-    for a in rep.get("artifacts", []):
-        for t, b in a.get("benchmark", {}).items():
-            p = b.get("op_profile") if isinstance(b, dict) else None
-            if not p:
-                continue
-            tops = "".join(f"<tr><td class=l>{escape(row['node_type'])}</td><td class=l>{row['where']}</td>"
-                           f"<td>{row['count']}</td><td>{row['avg_ms']:.4f}</td><td>{row['pct']:.1f}%</td></tr>"
-                           for row in top_types(p, 5))
-            rows.append(f"<h4>{escape(a['name'])} on {escape(t)}</h4><p class=muted>{escape(describe(p))}</p>"
-                        "<table><tr><th class=l>op type</th><th class=l>where</th><th>nodes</th><th>ms/run</th>"
-                        f"<th>share</th></tr>{tops}</table>")
+    for a, t, p in _profiled(rep):
+        tops = "".join(f"<tr><td class=l>{escape(row['node_type'])}</td><td class=l>{row['where']}</td>"
+                       f"<td>{row['count']}</td><td>{row['avg_ms']:.4f}</td><td>{row['pct']:.1f}%</td></tr>"
+                       for row in top_types(p, 5))
+        rows.append(f"<h4>{escape(a['name'])} on {escape(t)}</h4><p class=muted>{escape(describe(p))}</p>"
+                    "<table><tr><th class=l>op type</th><th class=l>where</th><th>nodes</th><th>ms/run</th>"
+                    f"<th>share</th></tr>{tops}</table>")
     if rows:
         parts.append("<h3>Per-op profiles</h3>" + "".join(rows))
     mixed = rep.get("mixed_search")
