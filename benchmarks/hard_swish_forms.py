@@ -19,7 +19,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from bench_cli import bench_p50  # benchmarks/bench_cli.py (scripts run from this folder)
+from bench_cli import interleaved_p50  # benchmarks/bench_cli.py (scripts run from this folder)
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -76,10 +76,8 @@ def main() -> int:
             paths[(form, fmt)] = {"path": path, "ops": len(ops) - ops.count("DELEGATE"),
                                   "hard_swish": ops.count("HARD_SWISH"), "partitions": ops.count("DELEGATE"),
                                   "p50": []}
-    keys = list(paths)
-    for r in range(args.rounds):
-        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
-            paths[key]["p50"].append(bench_p50(paths[key]["path"], args.runs))
+    for key, p50 in interleaved_p50({k: v["path"] for k, v in paths.items()}, args.rounds, args.runs).items():
+        paths[key]["p50"] = p50
     print(f"mobilenet_v3_small hard_swish, {args.size} px, 10 classes, random weights; max |old - fused| Keras "
           f"output difference {diff:.2e}; {args.rounds} interleaved rounds of {args.runs} runs (tflite-edge bench)")
     for (form, fmt), r in paths.items():

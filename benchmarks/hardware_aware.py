@@ -25,7 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench_cli import bench_p50  # benchmarks/bench_cli.py (scripts run from this folder)
+from bench_cli import interleaved_p50  # benchmarks/bench_cli.py (scripts run from this folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 SINGLE = ("float32", "float16", "dynamic", "int8", "int8_io", "uint8_io", "int16x8")
@@ -51,11 +51,7 @@ def main() -> int:
     print(f"run: {out} (exit {run.returncode})  recipe: {recipe} {' '.join(overrides)}")
     print(f"Keras test accuracy {100 * report['keras']['accuracy']:.2f}%")
 
-    rounds = {a["name"]: [] for a in arts}
-    for r in range(args.rounds):
-        order = arts[r % len(arts):] + arts[:r % len(arts)]
-        for a in order:
-            rounds[a["name"]].append(bench_p50(out / a["path"], args.runs))
+    rounds = interleaved_p50({a["name"]: out / a["path"] for a in arts}, args.rounds, args.runs)
     p50 = {name: statistics.median(v) for name, v in rounds.items()}
     print(f"\nhost p50, {args.rounds} interleaved rounds of {args.runs} runs (tflite-edge bench, "
           "LiteRT's benchmark tool):")

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_cli import bench_p50  # benchmarks/bench_cli.py (scripts run from this folder)
+from bench_cli import interleaved_p50  # benchmarks/bench_cli.py (scripts run from this folder)
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -88,10 +88,8 @@ def main() -> int:
         rows[name] = {"path": path, "accuracy": float(np.mean(pred == labels)), "ops": len(ops) - ops.count("DELEGATE"),
                       "partitions": ops.count("DELEGATE"), "q_dq": ops.count("QUANTIZE") + ops.count("DEQUANTIZE"),
                       "size_bytes": len(data), "p50": []}
-    names = list(rows)
-    for r in range(args.rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            rows[name]["p50"].append(bench_p50(rows[name]["path"], args.runs))
+    for name, p50 in interleaved_p50({k: v["path"] for k, v in rows.items()}, args.rounds, args.runs).items():
+        rows[name]["p50"] = p50
     print(f"run: {run_dir}; op types kept float: {float_ops}; {args.rounds} interleaved rounds of {args.runs} runs")
     for name, r in rows.items():
         print(f"  {name:<20} acc {100 * r['accuracy']:.2f}%  p50 {statistics.median(r['p50']):.4f} ms  "
